@@ -1,0 +1,114 @@
+"""The errors fleet-provider raises, one tree under :class:`FleetError`.
+
+::
+
+    FleetError                      anything this package raises on purpose
+    ├── ConfigurationError          the connection settings are missing or malformed
+    ├── InputError                  a resource input is invalid (also reported by ``check``)
+    ├── UnsupportedVersionError     the Kibana version cannot do what was asked
+    ├── TransportError              no usable answer: connection refused, timeout, TLS
+    │   └── TLSError                the TLS handshake or certificate check failed
+    └── ApiError                    Kibana answered with an error status or an unusable body
+        ├── BadRequestError         400
+        ├── AuthenticationError     401
+        ├── AuthorizationError      403
+        ├── NotFoundError           404
+        │   └── PolicyNotFoundError the agent policy does not exist in the space
+        ├── ConflictError           409
+        ├── DuplicateNameError      the name is taken on the policy (409, or 400 on Kibana 8.x)
+        ├── ServerError             5xx
+        └── UnexpectedResponseError a body that is not Kibana's JSON (HTML, truncated)
+
+Every message is one line a person can act on: what happened and what to do. No message
+ever contains a token, password or API key.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class FleetError(Exception):
+    """The root of every error fleet-provider raises on purpose."""
+
+
+class ConfigurationError(FleetError):
+    """The connection settings (stack config ``fleet:*`` or ``KIBANA_*``) are missing or invalid."""
+
+
+class InputError(FleetError):
+    """A resource input is invalid; ``property_name`` names it."""
+
+    def __init__(self, property_name: str, message: str) -> None:
+        super().__init__(f"{property_name}: {message}")
+        self.property_name = property_name
+        self.reason = message
+
+
+class UnsupportedVersionError(FleetError):
+    """The Kibana in use is too old for what was asked."""
+
+
+class TransportError(FleetError):
+    """Kibana could not be reached or gave no usable answer (connection, timeout).
+
+    ``maybe_sent`` is True when the request may have reached Kibana before the failure.
+    """
+
+    def __init__(self, message: str, *, maybe_sent: bool = False) -> None:
+        super().__init__(message)
+        self.maybe_sent = maybe_sent
+
+
+class TLSError(TransportError):
+    """The TLS handshake with Kibana failed, usually an untrusted certificate."""
+
+
+class ApiError(FleetError):
+    """Kibana answered with an error: ``status``, Kibana's ``message`` and the parsed ``body``."""
+
+    def __init__(self, status: int, message: str, body: Any = None, *, hint: str = "") -> None:
+        text = f"Kibana answered {status}: {message}"
+        if hint:
+            text = f"{text}. {hint}"
+        super().__init__(text)
+        self.status = status
+        self.message = message
+        self.body = body
+        self.hint = hint
+
+
+class BadRequestError(ApiError):
+    """Kibana refused the request as malformed (400)."""
+
+
+class AuthenticationError(ApiError):
+    """Kibana did not accept the credentials (401)."""
+
+
+class AuthorizationError(ApiError):
+    """The credentials lack a Kibana privilege the call needs (403)."""
+
+
+class NotFoundError(ApiError):
+    """The key, policy or route does not exist in the space (404)."""
+
+
+class PolicyNotFoundError(NotFoundError):
+    """The agent policy named by ``policy_id`` does not exist in the space searched."""
+
+
+class ConflictError(ApiError):
+    """Kibana refused the request as conflicting with existing state (409)."""
+
+
+class DuplicateNameError(ApiError):
+    """The key name is already used on the policy, revoked keys included."""
+
+
+class ServerError(ApiError):
+    """Kibana failed while handling the request (5xx)."""
+
+
+class UnexpectedResponseError(ApiError):
+    """The answer was not Kibana's JSON: a proxy's HTML page or a truncated body."""
