@@ -1,5 +1,65 @@
-"""fleet-provider: Kibana Fleet enrollment API keys as Pulumi resources."""
+"""fleet-provider: Kibana Fleet enrollment API keys as Pulumi resources.
 
-__version__ = "0.1.0"
+Public names are imported on first use, so ``import fleet_provider.emulator`` (standard
+library only) does not pay for importing Pulumi.
+"""
 
-__all__ = ["__version__"]
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from fleet_provider._version import __version__
+
+if TYPE_CHECKING:
+    from fleet_provider.enrollment_api_key import (
+        EnrollmentApiKey,
+        EnrollmentApiKeyArgs,
+        EnrollmentApiKeyProvider,
+    )
+    from fleet_provider.exceptions import (
+        ApiError,
+        ConfigurationError,
+        DuplicateNameError,
+        FleetError,
+        InputError,
+        TransportError,
+        UnsupportedVersionError,
+    )
+
+_LAZY = {
+    "EnrollmentApiKey": "fleet_provider.enrollment_api_key",
+    "EnrollmentApiKeyArgs": "fleet_provider.enrollment_api_key",
+    "EnrollmentApiKeyProvider": "fleet_provider.enrollment_api_key",
+    "ApiError": "fleet_provider.exceptions",
+    "ConfigurationError": "fleet_provider.exceptions",
+    "DuplicateNameError": "fleet_provider.exceptions",
+    "FleetError": "fleet_provider.exceptions",
+    "InputError": "fleet_provider.exceptions",
+    "TransportError": "fleet_provider.exceptions",
+    "UnsupportedVersionError": "fleet_provider.exceptions",
+}
+
+__all__ = [
+    "ApiError",
+    "ConfigurationError",
+    "DuplicateNameError",
+    "EnrollmentApiKey",
+    "EnrollmentApiKeyArgs",
+    "EnrollmentApiKeyProvider",
+    "FleetError",
+    "InputError",
+    "TransportError",
+    "UnsupportedVersionError",
+    "__version__",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name from its module on first use."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'fleet_provider' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -16,7 +16,7 @@ from urllib.parse import quote
 import requests
 import urllib3
 
-from fleet_provider import __version__
+from fleet_provider._version import __version__
 from fleet_provider.config import DEFAULT_SPACE_ID, FleetSettings
 from fleet_provider.exceptions import (
     ApiError,

@@ -1,0 +1,495 @@
+"""EnrollmentApiKey: the Pulumi resource, its typed args, and the dynamic provider behind it.
+
+The provider object is pickled into every resource's state by reference (module path and class
+name), so this module must keep its path, and importing it must have no side effects. The
+provider holds no credentials: connection settings are resolved on every call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+from pulumi import dynamic
+
+from fleet_provider.client import FleetClient, KibanaVersion
+from fleet_provider.config import (
+    ALL_SETTINGS,
+    DEFAULT_SPACE_ID,
+    SPACE_ID_PATTERN,
+    FleetSettings,
+    resolve_settings,
+)
+from fleet_provider.durations import expiration_for_kibana, validate_expiration
+from fleet_provider.exceptions import (
+    DuplicateNameError,
+    FleetError,
+    InputError,
+    NotFoundError,
+    UnsupportedVersionError,
+)
+
+RESOURCE_MODULE = "fleet"
+RESOURCE_NAME = "EnrollmentApiKey"
+
+# The inputs a user sets; a change to any of them replaces the key (nothing updates in place).
+USER_INPUTS = ("policy_id", "name", "expiration", "space_id")
+# Inputs the resource adds itself: `check` gets no URN, so the resource passes its own name.
+INTERNAL_INPUTS = ("resource_name", "auto_named")
+INPUT_KEYS = USER_INPUTS + INTERNAL_INPUTS
+# Outputs read from Kibana, beside the inputs.
+KIBANA_OUTPUTS = ("api_key", "api_key_id", "active", "created_at", "hidden", "expire_at")
+OUTPUT_KEYS = (*INPUT_KEYS, *KIBANA_OUTPUTS, "full_name")
+SECRET_OUTPUTS = ["api_key"]
+
+# Kibana stores "<name> (<document id>)"; the suffix is a v4 uuid in parentheses.
+_NAME_SUFFIX = re.compile(
+    r"\s*\([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\)$"
+)
+_UUID_IN_PARENS = re.compile(
+    r"^\([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\)$"
+)
+
+FORCE_DELETE_SINCE = KibanaVersion(9, 5, 0)
+EXPIRATION_SINCE = KibanaVersion(9, 3, 0)
+AUTO_NAME_SUFFIX_BYTES = 4
+
+
+def is_unknown(value: Any) -> bool:
+    """True for a value not yet known during preview (``pulumi.output.Unknown``)."""
+    return isinstance(value, pulumi.output.Unknown)
+
+
+def user_name(kibana_name: str | None, key_id: str) -> str | None:
+    """The name a user gave, from Kibana's stored ``<name> (<id>)``; None for an unnamed key."""
+    if not kibana_name or kibana_name == key_id:
+        return None
+    return _NAME_SUFFIX.sub("", kibana_name)
+
+
+def holds_name(kibana_name: str | None, name: str) -> bool:
+    """Kibana's duplicate rule: the stored name is ``name`` plus only ``(<uuid>)``.
+
+    Kibana (7.13+) strips the given name once and trims, so a mere prefix does not count.
+    """
+    if not kibana_name:
+        return False
+    return _UUID_IN_PARENS.match(kibana_name.replace(name, "", 1).strip()) is not None
+
+
+def kuery_quote(value: str) -> str:
+    """A KQL quoted string for ``value``."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+class _ClientCache:
+    """FleetClients by settings, so keep-alive sessions survive across calls; a small LRU."""
+
+    def __init__(self, size: int = 8) -> None:
+        self._size = size
+        self._clients: OrderedDict[FleetSettings, FleetClient] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, settings: FleetSettings) -> FleetClient:
+        with self._lock:
+            client = self._clients.get(settings)
+            if client is None:
+                client = FleetClient(settings)
+                self._clients[settings] = client
+                while len(self._clients) > self._size:
+                    self._clients.popitem(last=False)
+            else:
+                self._clients.move_to_end(settings)
+            return client
+
+
+_clients = _ClientCache()
+
+
+class EnrollmentApiKeyProvider(dynamic.ResourceProvider):
+    """The dynamic provider: create, read, diff and revoke Fleet enrollment API keys."""
+
+    # The pickled provider holds no state at all (see __getstate__), so it need not be a
+    # secret; a test decodes the pickle and checks it holds no credential.
+    serialize_as_secret_always = False
+
+    def __init__(self) -> None:
+        self._stack_config: dict[str, str] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Never pickle the stack config: credentials must not land in Pulumi state.
+        return {}
+
+    def __setstate__(self, state: Mapping[str, Any]) -> None:
+        self._stack_config = {}
+
+    # -- configuration ---------------------------------------------------------------------
+
+    def configure(self, req: dynamic.ConfigureRequest) -> None:
+        """Keep the stack's ``fleet:*`` config (values arrive as strings) for later calls."""
+        config: dict[str, str] = {}
+        for source in ALL_SETTINGS:
+            value = req.config.get(source.config_key)
+            if value is not None:
+                config[source.config_key] = str(value)
+        self._stack_config = config
+
+    def settings(self) -> FleetSettings:
+        """Connection settings now: stack config, then the ``KIBANA_*`` environment."""
+        return resolve_settings(self._stack_config, os.environ)
+
+    def client(self) -> FleetClient:
+        """A client for the current settings (cached while the settings stay the same)."""
+        return _clients.get(self.settings())
+
+    # -- check -----------------------------------------------------------------------------
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
+        """Validate and normalise inputs, choosing an auto-name once; no HTTP call."""
+        failures: list[dynamic.CheckFailure] = []
+        inputs: dict[str, Any] = {}
+        olds = _olds or {}
+
+        unknown_keys = sorted(set(news) - set(INPUT_KEYS) - {"__provider"})
+        for key in unknown_keys:
+            failures.append(dynamic.CheckFailure(key, f"{key}: not an input of EnrollmentApiKey"))
+
+        for key, validate in (
+            ("policy_id", _check_policy_id),
+            ("name", _check_name),
+            ("expiration", _check_expiration),
+            ("space_id", _check_space_id),
+        ):
+            value = news.get(key)
+            if value is None or is_unknown(value):
+                if value is not None:
+                    inputs[key] = value
+                continue
+            try:
+                inputs[key] = validate(value)
+            except InputError as error:
+                failures.append(dynamic.CheckFailure(key, str(error)))
+
+        if "policy_id" not in inputs and not any(f.property == "policy_id" for f in failures):
+            failures.append(
+                dynamic.CheckFailure(
+                    "policy_id",
+                    "policy_id: is required: set it to the id of the agent policy the key "
+                    "enrolls agents into",
+                )
+            )
+
+        if "space_id" not in inputs:
+            inputs["space_id"] = self._stack_config.get("fleet:spaceId") or DEFAULT_SPACE_ID
+
+        resource_name = news.get("resource_name")
+        if isinstance(resource_name, str):
+            inputs["resource_name"] = resource_name
+        if "name" in inputs:
+            inputs["auto_named"] = False
+        else:
+            inputs["name"] = _auto_name(olds, resource_name)
+            inputs["auto_named"] = True
+        return dynamic.CheckResult(inputs, failures)
+
+    # -- create ----------------------------------------------------------------------------
+
+    def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
+        """POST the key and return every output; the resource id is Kibana's key id."""
+        client = self.client()
+        policy_id = str(props["policy_id"])
+        name = str(props["name"])
+        space_id = props.get("space_id") or DEFAULT_SPACE_ID
+        expiration = props.get("expiration")
+        kibana_expiration = None
+        if expiration:
+            kibana_expiration = expiration_for_kibana(str(expiration))
+            version = client.kibana_version()
+            # Kibana before 9.3 accepts `expiration` and silently ignores it: the token
+            # would never expire, so refuse rather than create it.
+            if version < EXPIRATION_SINCE:
+                raise UnsupportedVersionError(
+                    f"Kibana {version} ignores expiration (it is honoured from 9.3): remove "
+                    "expiration, or upgrade Kibana, to create this key"
+                ) from None
+        try:
+            item = client.create_enrollment_api_key(policy_id, name, kibana_expiration, space_id)
+        except DuplicateNameError:
+            item = self._create_over_revoked(
+                client, policy_id, name, kibana_expiration, space_id, bool(props.get("auto_named"))
+            )
+        return dynamic.CreateResult(item["id"], outputs(props, item))
+
+    def _create_over_revoked(
+        self,
+        client: FleetClient,
+        policy_id: str,
+        name: str,
+        expiration: str | None,
+        space_id: str,
+        auto_named: bool,
+    ) -> dict[str, Any]:
+        """Kibana refused the name: remove revoked holders (Kibana 9.5+) and create again."""
+        holders = [
+            key
+            for key in client.iter_enrollment_api_keys(
+                f"policy_id:{kuery_quote(policy_id)}", space_id
+            )
+            if holds_name(key.get("name"), name)
+        ]
+        active = [key for key in holders if key.get("active")]
+        if active or not holders:
+            raise DuplicateNameError(
+                409,
+                f"an active enrollment key named {name!r} already exists on agent policy "
+                f"{policy_id!r} (id {active[0]['id'] if active else 'unknown'})",
+                hint="Choose another name, or leave name out to let the provider pick one"
+                + ("" if auto_named else ", or set adopt_existing to take that key over"),
+            ) from None
+        version = client.kibana_version()
+        # Revoked keys keep their names on every Kibana; only 9.5+ can remove the records.
+        if version < FORCE_DELETE_SINCE:
+            raise DuplicateNameError(
+                409,
+                f"the name {name!r} is held by {len(holders)} revoked key(s) on agent policy "
+                f"{policy_id!r}, and Kibana {version} keeps revoked keys forever (9.5+ can "
+                "remove them)",
+                hint="Choose another name, or leave name out to let the provider pick one",
+            ) from None
+        for key in holders:
+            with contextlib.suppress(NotFoundError):
+                client.delete_enrollment_api_key(
+                    key["id"], space_id, force_delete=True, include_hidden=True
+                )
+        return client.create_enrollment_api_key(policy_id, name, expiration, space_id)
+
+    # -- read ------------------------------------------------------------------------------
+
+    def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
+        """GET the key: 404 means gone; a revoked key reads back with ``active: false``."""
+        space_id = props.get("space_id") or DEFAULT_SPACE_ID
+        try:
+            item = self.client().get_enrollment_api_key(id_, space_id)
+        except NotFoundError:
+            return dynamic.ReadResult(None, {})
+        outs = outputs(props, item)
+        inputs = {key: outs[key] for key in INPUT_KEYS if key in outs}
+        return dynamic.ReadResult(id_, outs, inputs)
+
+    # -- diff ------------------------------------------------------------------------------
+
+    def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
+        """Any input change, or a revoked key, is a replacement; nothing updates in place."""
+        changed = [key for key in USER_INPUTS if _differs(olds.get(key), news.get(key))]
+        revoked = olds.get("active") is False
+        replaces = changed + (["active"] if revoked else [])
+        if not replaces:
+            return dynamic.DiffResult(changes=False)
+        keeps_fixed_name = (
+            news.get("auto_named") is False
+            and not _differs(olds.get("name"), news.get("name"))
+            and not _differs(olds.get("policy_id"), news.get("policy_id"))
+        )
+        if keeps_fixed_name and changed:
+            self._refuse_unsafe_fixed_name_replacement(news)
+        # Kibana refuses the name while the old key exists, so the old one must go first.
+        return dynamic.DiffResult(
+            changes=True, replaces=replaces, delete_before_replace=keeps_fixed_name
+        )
+
+    def _refuse_unsafe_fixed_name_replacement(self, news: Mapping[str, Any]) -> None:
+        version = self.client().kibana_version()
+        # Before Kibana 9.5 a revoked key keeps its name forever: after the delete, the
+        # create would be refused and the stack left without a key. Fail at preview instead.
+        if version < FORCE_DELETE_SINCE:
+            raise UnsupportedVersionError(
+                f"Replacing enrollment key {news.get('name')!r} on agent policy "
+                f"{news.get('policy_id')!r} would reuse its name, which Kibana {version} "
+                "refuses after revoking the old key (9.5+ can remove it): change name, or "
+                "leave it out to let the provider pick one"
+            )
+
+    # -- update ----------------------------------------------------------------------------
+
+    def update(
+        self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]
+    ) -> dynamic.UpdateResult:
+        """Nothing updates in place; should the engine ask, return the full outputs."""
+        outs = {key: value for key, value in _olds.items() if key != "__provider"}
+        outs.update({key: _news[key] for key in INPUT_KEYS if key in _news})
+        return dynamic.UpdateResult(outs)
+
+    # -- delete ----------------------------------------------------------------------------
+
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        """Revoke the key; done when Kibana reports it gone or revoked."""
+        client = self.client()
+        space_id = props.get("space_id") or DEFAULT_SPACE_ID
+        include_hidden = props.get("hidden") is True and client.kibana_version() >= (9, 5, 0)
+        try:
+            client.delete_enrollment_api_key(id_, space_id, include_hidden=include_hidden)
+            return
+        except NotFoundError:
+            pass
+        # Kibana 9.5+ answers 404 to a plain DELETE of a hidden key (managed or agentless
+        # policy) and leaves it active: look before counting a 404 as done.
+        try:
+            item = client.get_enrollment_api_key(id_, space_id)
+        except NotFoundError:
+            return
+        if not item.get("active"):
+            return
+        if item.get("hidden") and not include_hidden:
+            client.delete_enrollment_api_key(id_, space_id, include_hidden=True)
+            return
+        raise FleetError(
+            f"Kibana answered 404 to revoking enrollment key {id_} but still reports it "
+            "active: revoke it in Kibana (Fleet > Enrollment tokens)"
+        )
+
+
+def outputs(props: Mapping[str, Any], item: Mapping[str, Any]) -> dict[str, Any]:
+    """The resource outputs: the inputs as given, plus what Kibana reports about the key."""
+    outs = {key: props[key] for key in INPUT_KEYS if key in props and props[key] is not None}
+    key_id = str(item["id"])
+    outs["policy_id"] = item.get("policy_id", outs.get("policy_id"))
+    name = user_name(item.get("name"), key_id)
+    if name is not None:
+        outs["name"] = name
+    for key in KIBANA_OUTPUTS:
+        if item.get(key) is not None:
+            outs[key] = item[key]
+    outs["full_name"] = item.get("name") or key_id
+    return outs
+
+
+def _differs(old: Any, new: Any) -> bool:
+    if is_unknown(new):
+        return True
+    return bool(old != new)
+
+
+def _auto_name(olds: Mapping[str, Any], resource_name: Any) -> str:
+    previous = olds.get("name")
+    if (
+        olds.get("auto_named")
+        and isinstance(previous, str)
+        and olds.get("resource_name") == resource_name
+    ):
+        return previous
+    base = resource_name if isinstance(resource_name, str) and resource_name else "key"
+    return f"{base}-{secrets.token_hex(AUTO_NAME_SUFFIX_BYTES)}"
+
+
+def _check_policy_id(value: Any) -> str:
+    if not isinstance(value, str):
+        raise InputError("policy_id", f"must be a string, not {type(value).__name__}")
+    if not value.strip():
+        raise InputError("policy_id", "must not be empty: set it to the id of an agent policy")
+    return value
+
+
+def _check_name(value: Any) -> str:
+    if not isinstance(value, str):
+        raise InputError("name", f"must be a string, not {type(value).__name__}")
+    if not value.strip():
+        raise InputError(
+            "name", "must not be empty: give a name, or leave it out for an automatic one"
+        )
+    if value != value.strip():
+        raise InputError("name", f"{value!r} has leading or trailing spaces: remove them")
+    return value
+
+
+def _check_expiration(value: Any) -> str:
+    if not isinstance(value, str):
+        raise InputError("expiration", f"must be a string such as 90d, not {type(value).__name__}")
+    validate_expiration(value)
+    return value
+
+
+def _check_space_id(value: Any) -> str:
+    if not isinstance(value, str):
+        raise InputError("space_id", f"must be a string, not {type(value).__name__}")
+    if not SPACE_ID_PATTERN.match(value):
+        raise InputError(
+            "space_id",
+            f"{value!r} is not a Kibana space id: use lower-case letters, digits, '_' and '-'",
+        )
+    return value
+
+
+_PROVIDER = EnrollmentApiKeyProvider()
+
+
+@dataclass
+class EnrollmentApiKeyArgs:
+    """The inputs of an EnrollmentApiKey; each accepts a plain value or a ``pulumi.Input``."""
+
+    policy_id: pulumi.Input[str]
+    """The agent policy the key enrolls agents into."""
+    name: pulumi.Input[str] | None = None
+    """The key's name, unique on the policy; by default the resource name plus a suffix."""
+    expiration: pulumi.Input[str] | None = None
+    """When the token expires: a duration (``90d``) or a future ISO-8601 timestamp."""
+    space_id: pulumi.Input[str] | None = None
+    """The Kibana space; by default ``fleet:spaceId``, else Kibana's default space."""
+
+
+class EnrollmentApiKey(dynamic.Resource, module=RESOURCE_MODULE, name=RESOURCE_NAME):
+    """A Fleet enrollment API key (enrollment token); ``api_key`` is a Pulumi secret."""
+
+    policy_id: pulumi.Output[str]
+    name: pulumi.Output[str]
+    expiration: pulumi.Output[str | None]
+    space_id: pulumi.Output[str]
+    auto_named: pulumi.Output[bool]
+    api_key: pulumi.Output[str]
+    api_key_id: pulumi.Output[str]
+    active: pulumi.Output[bool]
+    created_at: pulumi.Output[str]
+    hidden: pulumi.Output[bool | None]
+    expire_at: pulumi.Output[str | None]
+    full_name: pulumi.Output[str]
+
+    def __init__(
+        self,
+        resource_name: str,
+        args: EnrollmentApiKeyArgs | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        policy_id: pulumi.Input[str] | None = None,
+        name: pulumi.Input[str] | None = None,
+        expiration: pulumi.Input[str] | None = None,
+        space_id: pulumi.Input[str] | None = None,
+    ) -> None:
+        if args is None:
+            if policy_id is None:
+                raise InputError(
+                    "policy_id",
+                    f"EnrollmentApiKey {resource_name!r} needs policy_id, the id of the agent "
+                    "policy the key enrolls agents into",
+                )
+            args = EnrollmentApiKeyArgs(
+                policy_id=policy_id, name=name, expiration=expiration, space_id=space_id
+            )
+        props: dict[str, Any] = {key: None for key in OUTPUT_KEYS}
+        props.update(
+            policy_id=args.policy_id,
+            name=args.name,
+            expiration=args.expiration,
+            space_id=args.space_id,
+            resource_name=resource_name,
+        )
+        secret_opts = pulumi.ResourceOptions(additional_secret_outputs=SECRET_OUTPUTS)
+        merged = pulumi.ResourceOptions.merge(opts or pulumi.ResourceOptions(), secret_opts)
+        super().__init__(_PROVIDER, resource_name, props, merged)
