@@ -1,0 +1,1 @@
+"""CLI-free Pulumi engine harness that drives the real dynamic-provider host over gRPC."""

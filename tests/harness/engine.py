@@ -1,0 +1,1015 @@
+"""A small Pulumi engine that drives the real dynamic-provider host the way the CLI does.
+
+Typical use::
+
+    with ProviderHost(env={STATE_ENV: path}) as host:
+        engine = Engine(host, stack="dev")
+        engine.up(program, config={"kibana:url": url, "kibana:apiKey": secret(key)})
+        engine.refresh()
+        engine.destroy()
+
+The program runs in-process; its resource monitor is :class:`EngineMonitor`, whose
+``RegisterResource`` performs the engine's steps (Check, Diff, Create, Update, replace) against
+the host over gRPC and answers with the real ids and outputs. Engine behaviour reproduced here is
+cited from pulumi/pulumi: pkg/resource/deploy/step_generator.go (step choice, replacement),
+pkg/resource/deploy/step_executor.go (secret outputs), pkg/resource/deploy/step.go (refresh,
+delete) and pkg/resource/plugin/provider_plugin.go (marshalling, preview, annotateSecrets).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import traceback
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import grpc
+from google.protobuf import empty_pb2
+from pulumi.runtime import mocks
+from pulumi.runtime.proto import provider_pb2, resource_pb2
+
+from tests.harness.host import PROVIDER_TYPE, ProviderHost, ProviderHostError, RpcCall
+from tests.harness.program import NoMocks, Program, run_program, unknown_during_preview
+from tests.harness.wire import (
+    SECRET_SIG,
+    SECRET_SIG_KEY,
+    UNKNOWN,
+    PropertyMap,
+    from_struct,
+    split_secrets,
+    to_struct,
+    wrap_secrets,
+)
+
+__all__ = [
+    "UNKNOWN",
+    "ConfigSecret",
+    "Engine",
+    "EngineError",
+    "EngineMonitor",
+    "OperationResult",
+    "ProviderHost",
+    "ProviderHostError",
+    "ResourceState",
+    "RpcCall",
+    "Step",
+    "secret",
+    "unknown_during_preview",
+]
+
+STACK_TYPE = "pulumi:pulumi:Stack"
+DYNAMIC_PREFIX = "pulumi-python:dynamic"
+_DIFF_NAMES = {
+    provider_pb2.DiffResponse.DIFF_UNKNOWN: "unknown",
+    provider_pb2.DiffResponse.DIFF_NONE: "none",
+    provider_pb2.DiffResponse.DIFF_SOME: "some",
+}
+# Steps that are the hidden halves of a replacement; summaries count the "replace" step instead.
+_HIDDEN_OPS = {"create-replacement", "delete-replaced"}
+
+
+@dataclass(frozen=True)
+class ConfigSecret:
+    """A stack config value set with ``pulumi config set --secret``."""
+
+    value: str
+
+    def __repr__(self) -> str:
+        """Never show the value."""
+        return "ConfigSecret([secret])"
+
+
+def secret(value: str) -> ConfigSecret:
+    """Mark a stack config value as secret."""
+    return ConfigSecret(value)
+
+
+class EngineError(Exception):
+    """A failed deployment step, as the CLI would report it.
+
+    ``details`` is everything the engine got (for a provider exception: the whole Python
+    traceback the host sends as gRPC details); ``last_line`` is the line a user reads first.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        op: str = "",
+        urn: str = "",
+        details: str = "",
+        code: grpc.StatusCode | None = None,
+    ) -> None:
+        """Describe a failure of ``op`` on ``urn``."""
+        super().__init__(message)
+        self.message = message
+        self.op = op
+        self.urn = urn
+        self.details = details or message
+        self.code = code
+        self.steps: list[Step] = []
+
+    @property
+    def last_line(self) -> str:
+        """The last non-empty line of the details (for a traceback: ``ExcType: message``)."""
+        lines = [line for line in self.details.splitlines() if line.strip()]
+        return lines[-1].strip() if lines else ""
+
+    def __str__(self) -> str:
+        """The message followed by the full details, as the CLI prints them."""
+        if self.details and self.details != self.message:
+            return f"{self.message}\n{self.details}"
+        return self.message
+
+
+@dataclass
+class ResourceOptionsState:
+    """The resource options the engine keeps in state for a resource."""
+
+    delete_before_replace: bool | None = None
+    additional_secret_outputs: list[str] = field(default_factory=list)
+    retain_on_delete: bool = False
+    protect: bool = False
+    dependencies: list[str] = field(default_factory=list)
+    replace_on_changes: list[str] = field(default_factory=list)
+    ignore_changes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_request(cls, request: resource_pb2.RegisterResourceRequest) -> ResourceOptionsState:
+        """Read the options off a RegisterResource request."""
+        return cls(
+            delete_before_replace=(
+                request.deleteBeforeReplace if request.deleteBeforeReplaceDefined else None
+            ),
+            additional_secret_outputs=list(request.additionalSecretOutputs),
+            retain_on_delete=request.HasField("retainOnDelete") and request.retainOnDelete,
+            protect=request.HasField("protect") and request.protect,
+            dependencies=list(request.dependencies),
+            replace_on_changes=list(request.replaceOnChanges),
+            ignore_changes=list(request.ignoreChanges),
+        )
+
+
+@dataclass
+class ResourceState:
+    """One resource in the stack state; values are plain, secretness is kept per top-level key."""
+
+    urn: str
+    type: str
+    id: str
+    inputs: PropertyMap
+    outputs: PropertyMap
+    secret_inputs: set[str]
+    secret_outputs: set[str]
+    options: ResourceOptionsState
+    parent: str = ""
+    delete: bool = False
+    """True for the old half of a create-before-delete replacement still awaiting its delete."""
+
+    @property
+    def name(self) -> str:
+        """The resource's logical name (last URN segment)."""
+        return self.urn.rsplit("::", 1)[-1]
+
+    def wire_inputs(self) -> PropertyMap:
+        """Inputs with their secrets wrapped."""
+        return wrap_secrets(self.inputs, self.secret_inputs)
+
+    def wire_outputs(self) -> PropertyMap:
+        """Outputs with their secrets wrapped."""
+        return wrap_secrets(self.outputs, self.secret_outputs)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of an operation: ``op`` is Pulumi's step op (create, same, update, replace,
+    create-replacement, delete-replaced, delete, refresh); ``detail`` holds what decided it."""
+
+    op: str
+    urn: str
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """The resource's logical name."""
+        return self.urn.rsplit("::", 1)[-1]
+
+
+@dataclass
+class OperationResult:
+    """What an operation did: its steps, the resources' outputs (plain) and the stack exports."""
+
+    kind: str
+    steps: list[Step]
+    outputs: dict[str, PropertyMap]
+    secret_outputs: dict[str, set[str]]
+    exports: PropertyMap
+    secret_exports: set[str]
+
+    def ops(self, name: str | None = None) -> list[str]:
+        """Ops in order: of one resource by name, or all as ``"op:name"``."""
+        if name is not None:
+            return [s.op for s in self.steps if s.name == name]
+        return [f"{s.op}:{s.name}" for s in self.steps]
+
+    def step(self, name: str, op: str) -> Step:
+        """The (first) step ``op`` of resource ``name``."""
+        for s in self.steps:
+            if s.name == name and s.op == op:
+                return s
+        raise KeyError(f"no {op} step for {name}: {self.ops()}")
+
+    @property
+    def changes(self) -> dict[str, int]:
+        """Counts per op, like the CLI summary (a replacement counts once, as "replace")."""
+        return dict(Counter(s.op for s in self.steps if s.op not in _HIDDEN_OPS))
+
+
+@dataclass
+class _Diff:
+    changes: str
+    replaces: list[str]
+    delete_before_replace: bool
+    changed_keys: list[str]
+
+    def as_detail(self) -> dict[str, Any]:
+        return {
+            "changes": self.changes,
+            "replaces": self.replaces,
+            "delete_before_replace": self.delete_before_replace,
+        }
+
+
+class EngineMonitor(mocks.MockMonitor):
+    """The resource monitor the program talks to; its RegisterResource is the engine."""
+
+    def __init__(self, deployment: _Deployment) -> None:
+        """Serve one program run of ``deployment``."""
+        super().__init__(NoMocks())
+        self.deployment = deployment
+
+    def RegisterResource(self, request: Any) -> Any:
+        """Run the engine's steps for one resource and answer with its real id and outputs."""
+        return self.deployment.register(request)
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:
+        """Capture the stack's exports."""
+        self.deployment.register_outputs(request)
+        return empty_pb2.Empty()
+
+
+class Engine:
+    """One stack: its state, config and the deployments run against a :class:`ProviderHost`."""
+
+    def __init__(
+        self,
+        host: ProviderHost,
+        *,
+        project: str = "fleet-provider",
+        stack: str = "test",
+        organization: str = "organization",
+    ) -> None:
+        """A new, empty stack whose dynamic resources are served by ``host``."""
+        self.host = host
+        self.project = project
+        self.stack = stack
+        self.organization = organization
+        self.state: dict[str, ResourceState] = {}
+        self.pending_deletes: list[ResourceState] = []
+        self.exports: PropertyMap = {}
+        self.secret_exports: set[str] = set()
+        self.config: dict[str, str] = {}
+        self.secret_config_keys: set[str] = set()
+        self._lock = threading.RLock()
+        self._op_lock = threading.Lock()
+        self._salt = os.urandom(16)
+
+    # ----------------------------------------------------------------- config
+
+    def set_config(
+        self, config: Mapping[str, str | ConfigSecret], secret_keys: Iterable[str] = ()
+    ) -> None:
+        """Replace the stack config (keys ``namespace:key``; values strings or ``secret(...)``)."""
+        keys = set(secret_keys)
+        self.config = {
+            k: v.value if isinstance(v, ConfigSecret) else str(v) for k, v in config.items()
+        }
+        self.secret_config_keys = {
+            k for k, v in config.items() if isinstance(v, ConfigSecret) or k in keys
+        }
+
+    def configure(
+        self,
+        config: Mapping[str, str | ConfigSecret] | None = None,
+        secret_keys: Iterable[str] = (),
+    ) -> None:
+        """Set the stack config (when given) and send Configure with it to the host.
+
+        The engine configures the provider once per plugin load with the whole stack config
+        (pkg/resource/deploy/target.go GetPackageConfig); the Python host then configures each
+        unpickled provider lazily, once, with that config (pulumi/dynamic/__main__.py).
+        """
+        if config is not None:
+            self.set_config(config, secret_keys)
+        self._call_host(lambda: self.host.configure(self.config, self.secret_config_keys), "")
+
+    def _ensure_configured(self) -> None:
+        if self.host.configured_with is None:
+            self.configure()
+
+    # ------------------------------------------------------------- operations
+
+    def up(
+        self,
+        program: Program,
+        config: Mapping[str, str | ConfigSecret] | None = None,
+        *,
+        secret_keys: Iterable[str] = (),
+    ) -> OperationResult:
+        """Run ``pulumi up`` (without its preview phase); raises EngineError on failure."""
+        return self._deploy(program, config, secret_keys, dry_run=False)
+
+    def preview(
+        self,
+        program: Program,
+        config: Mapping[str, str | ConfigSecret] | None = None,
+        *,
+        secret_keys: Iterable[str] = (),
+    ) -> OperationResult:
+        """Run ``pulumi preview``: only Check and Diff reach the provider; state is untouched."""
+        return self._deploy(program, config, secret_keys, dry_run=True)
+
+    def _deploy(
+        self,
+        program: Program,
+        config: Mapping[str, str | ConfigSecret] | None,
+        secret_keys: Iterable[str],
+        *,
+        dry_run: bool,
+    ) -> OperationResult:
+        with self._op_lock:
+            if config is not None:
+                self.set_config(config, secret_keys)
+            self._ensure_configured()
+            deployment = _Deployment(self, dry_run=dry_run)
+            return deployment.run(program)
+
+    def refresh(self) -> OperationResult:
+        """Run ``pulumi refresh``: Read each resource, then Diff like the engine's refresh step."""
+        with self._op_lock, self._lock:
+            self._ensure_configured()
+            steps: list[Step] = []
+            try:
+                for res in [*self.state.values(), *self.pending_deletes]:
+                    steps.append(self._refresh_one(res))
+            except EngineError as exc:
+                exc.steps = steps
+                raise
+            return self._result("refresh", steps)
+
+    def _refresh_one(self, old: ResourceState) -> Step:
+        # step.go RefreshStep.Apply: Read with the old outputs as properties and the old inputs.
+        resp = self.rpc(
+            "Read",
+            provider_pb2.ReadRequest(
+                id=old.id,
+                urn=old.urn,
+                name=old.name,
+                type=old.type,
+                properties=to_struct(old.outputs),
+                inputs=to_struct(old.inputs),
+            ),
+            old.urn,
+        )
+        if not resp.id:
+            # "If the ID is blank treat this as a delete" (step.go): the resource leaves the state.
+            self._forget(old)
+            return Step("refresh", old.urn, {"deleted": True})
+        outputs, provider_secrets = split_secrets(from_struct(resp.properties))
+        # annotateSecrets: outputs that were secret in the old state stay secret.
+        secret_outputs = provider_secrets | (old.secret_outputs & outputs.keys())
+        secret_outputs |= set(old.options.additional_secret_outputs) & outputs.keys()
+        inputs, secret_inputs = old.inputs, old.secret_inputs
+        if resp.HasField("inputs"):
+            inputs, provider_secrets = split_secrets(from_struct(resp.inputs))
+            secret_inputs = provider_secrets | (old.secret_inputs & inputs.keys())
+        new = replace(
+            old,
+            id=resp.id,
+            inputs=inputs,
+            outputs=outputs,
+            secret_inputs=secret_inputs,
+            secret_outputs=secret_outputs,
+        )
+        self._put(old, new)
+        # step.go: after a refresh the engine diffs the refreshed state against the old inputs
+        # (olds=refreshed outputs, news=old inputs) to show what the refresh changed.
+        diff = self.diff(new, old.inputs, inputs, allow_unknowns=False)
+        return Step(
+            "refresh",
+            old.urn,
+            {"deleted": False, "outputs_changed": outputs != old.outputs, **diff.as_detail()},
+        )
+
+    def destroy(self) -> OperationResult:
+        """Run ``pulumi destroy``: Delete every resource in reverse order (retainOnDelete skips)."""
+        with self._op_lock, self._lock:
+            self._ensure_configured()
+            steps: list[Step] = []
+            try:
+                for res in [*self.pending_deletes[::-1], *list(self.state.values())[::-1]]:
+                    steps.append(self.delete(res, "delete"))
+            except EngineError as exc:
+                exc.steps = steps
+                raise
+            self.exports, self.secret_exports = {}, set()
+            return self._result("destroy", steps)
+
+    # ------------------------------------------------------ provider requests
+
+    def rpc(self, method: str, request: Any, urn: str) -> Any:
+        """Send one RPC; a gRPC error (provider exception: UNKNOWN + traceback) → EngineError."""
+        return self._call_host(lambda: self.host.call(method, request), urn, method)
+
+    def _call_host(self, send: Any, urn: str, method: str = "Configure") -> Any:
+        try:
+            return send()
+        except grpc.RpcError as exc:
+            code = exc.code() if isinstance(exc, grpc.Call) else None
+            details = (exc.details() if isinstance(exc, grpc.Call) else None) or str(exc)
+            last = [line for line in details.splitlines() if line.strip()]
+            raise EngineError(
+                f"{urn or 'provider'}: {method} failed: {last[-1].strip() if last else code}",
+                op=method,
+                urn=urn,
+                details=details,
+                code=code,
+            ) from None
+
+    def check(
+        self, urn: str, typ: str, olds: PropertyMap, news: PropertyMap, secret_news: set[str]
+    ) -> tuple[PropertyMap, set[str]]:
+        """Check; failures become an EngineError worded like the CLI's."""
+        resp = self.rpc(
+            "Check",
+            provider_pb2.CheckRequest(
+                urn=urn,
+                name=urn.rsplit("::", 1)[-1],
+                type=typ,
+                olds=to_struct(olds),
+                news=to_struct(news),
+                randomSeed=os.urandom(32),
+            ),
+            urn,
+        )
+        if resp.failures:
+            name = urn.rsplit("::", 1)[-1]
+            # diag.GetResourcePropertyInvalidValueError / GetResourceInvalidError wording.
+            lines = [
+                f"{typ} resource '{name}': property {f.property} value {{{news.get(f.property)}}}"
+                f" has a problem: {f.reason}"
+                if f.property
+                else f"{typ} resource '{name}' has a problem: {f.reason}"
+                for f in resp.failures
+            ]
+            raise EngineError(lines[-1], op="Check", urn=urn, details="\n".join(lines))
+        checked = from_struct(resp.inputs)
+        # annotateSecrets(checked, news): an input that was secret stays secret.
+        return checked, secret_news & checked.keys()
+
+    def diff(
+        self,
+        old: ResourceState,
+        news: PropertyMap,
+        old_inputs: PropertyMap,
+        *,
+        allow_unknowns: bool,
+        ignore_changes: Iterable[str] = (),
+    ) -> _Diff:
+        """Diff(olds=old OUTPUTS, news, old_inputs); DIFF_UNKNOWN falls back to an input diff."""
+        resp = self.rpc(
+            "Diff",
+            provider_pb2.DiffRequest(
+                id=old.id,
+                urn=old.urn,
+                name=old.name,
+                type=old.type,
+                olds=to_struct(old.outputs),
+                news=to_struct(news),
+                old_inputs=to_struct(old_inputs),
+                ignoreChanges=list(ignore_changes),
+            ),
+            old.urn,
+        )
+        changes = _DIFF_NAMES.get(resp.changes, "unknown")
+        changed = list(resp.diffs)
+        if changes == "unknown":
+            # step_generator.go diffResource: an unknown diff becomes the engine's own diff of the
+            # old and new inputs (__provider included, hence pulumi/pulumi#12401).
+            changed = sorted(
+                k for k in old_inputs.keys() | news.keys() if old_inputs.get(k) != news.get(k)
+            )
+            changes = "some" if changed else "none"
+        return _Diff(changes, list(resp.replaces), resp.deleteBeforeReplace, changed)
+
+    def create(
+        self,
+        urn: str,
+        typ: str,
+        inputs: PropertyMap,
+        secret_inputs: set[str],
+        parent: str,
+        options: ResourceOptionsState,
+    ) -> ResourceState:
+        """Create; the new state gets the engine's secret annotations."""
+        resp = self.rpc(
+            "Create",
+            provider_pb2.CreateRequest(
+                urn=urn, name=urn.rsplit("::", 1)[-1], type=typ, properties=to_struct(inputs)
+            ),
+            urn,
+        )
+        if not resp.id:
+            raise EngineError(
+                f"{urn}: plugin returned empty resource.ID from create", op="Create", urn=urn
+            )
+        outputs, secret_outputs = self._annotate(
+            from_struct(resp.properties), secret_inputs, options
+        )
+        return ResourceState(
+            urn, typ, resp.id, inputs, outputs, set(secret_inputs), secret_outputs, options, parent
+        )
+
+    def update(
+        self,
+        old: ResourceState,
+        inputs: PropertyMap,
+        secret_inputs: set[str],
+        options: ResourceOptionsState,
+    ) -> ResourceState:
+        """Update(olds=old outputs, news=checked inputs, old_inputs)."""
+        resp = self.rpc(
+            "Update",
+            provider_pb2.UpdateRequest(
+                id=old.id,
+                urn=old.urn,
+                name=old.name,
+                type=old.type,
+                olds=to_struct(old.outputs),
+                news=to_struct(inputs),
+                old_inputs=to_struct(old.inputs),
+                ignoreChanges=options.ignore_changes,
+            ),
+            old.urn,
+        )
+        outputs, secret_outputs = self._annotate(
+            from_struct(resp.properties), secret_inputs, options
+        )
+        return replace(
+            old,
+            inputs=inputs,
+            outputs=outputs,
+            secret_inputs=set(secret_inputs),
+            secret_outputs=secret_outputs,
+            options=options,
+        )
+
+    def delete(self, res: ResourceState, op: str) -> Step:
+        """Delete(id, properties=outputs, old_inputs) unless retainOnDelete; drop from state."""
+        if res.options.protect:
+            raise EngineError(
+                f"{res.urn}: unable to delete resource as it is currently marked for protection",
+                op="Delete",
+                urn=res.urn,
+            )
+        if not res.options.retain_on_delete:
+            self.rpc(
+                "Delete",
+                provider_pb2.DeleteRequest(
+                    id=res.id,
+                    urn=res.urn,
+                    name=res.name,
+                    type=res.type,
+                    properties=to_struct(res.outputs),
+                    old_inputs=to_struct(res.inputs),
+                ),
+                res.urn,
+            )
+        self._forget(res)
+        return Step(op, res.urn, {"id": res.id, "retained": res.options.retain_on_delete})
+
+    @staticmethod
+    def _annotate(
+        wire_outputs: PropertyMap, secret_inputs: set[str], options: ResourceOptionsState
+    ) -> tuple[PropertyMap, set[str]]:
+        """Outputs and their secret keys after a create/update, as the engine marks them.
+
+        Secrets the provider returned stay secret (outputs are unmarshalled with KeepSecrets);
+        annotateSecrets marks outputs whose same-named input was secret; the step executor then
+        applies additionalSecretOutputs (step_executor.go).
+        """
+        outputs, secret_outputs = split_secrets(wire_outputs)
+        secret_outputs |= secret_inputs & outputs.keys()
+        secret_outputs |= set(options.additional_secret_outputs) & outputs.keys()
+        return outputs, secret_outputs
+
+    # ------------------------------------------------------------------ state
+
+    def _put(self, old: ResourceState | None, new: ResourceState) -> None:
+        """Store ``new`` in place of ``old`` (same position), or append it."""
+        if old is not None and old.delete:
+            self.pending_deletes = [new if r is old else r for r in self.pending_deletes]
+        else:
+            self.state[new.urn] = new
+
+    def _forget(self, res: ResourceState) -> None:
+        if res.delete:
+            self.pending_deletes = [r for r in self.pending_deletes if r is not res]
+        elif self.state.get(res.urn) is res:
+            del self.state[res.urn]
+
+    def resource(self, name: str) -> ResourceState:
+        """The live (not pending-delete) resource named ``name``."""
+        found = [r for r in self.state.values() if r.name == name]
+        if len(found) != 1:
+            raise KeyError(f"{len(found)} resources named {name!r} in state")
+        return found[0]
+
+    def outputs(self, name: str) -> PropertyMap:
+        """The plain outputs of the resource named ``name``."""
+        return dict(self.resource(name).outputs)
+
+    @property
+    def stack_urn(self) -> str:
+        """The URN of the stack resource."""
+        return f"urn:pulumi:{self.stack}::{self.project}::{STACK_TYPE}::{self.project}-{self.stack}"
+
+    @property
+    def provider_urn(self) -> str:
+        """The URN of the default pulumi-python provider."""
+        return f"urn:pulumi:{self.stack}::{self.project}::{PROVIDER_TYPE}::default"
+
+    def _result(self, kind: str, steps: list[Step]) -> OperationResult:
+        resources = list(self.state.values())
+        return OperationResult(
+            kind,
+            steps,
+            {r.name: dict(r.outputs) for r in resources},
+            {r.name: set(r.secret_outputs) for r in resources},
+            dict(self.exports),
+            set(self.secret_exports),
+        )
+
+    def _encrypt(self, value: Any) -> dict[str, str]:
+        # Like `pulumi stack export` without --show-secrets: the ciphertext never holds the value.
+        digest = hashlib.sha256(self._salt + json.dumps(value, sort_keys=True).encode())
+        return {SECRET_SIG_KEY: SECRET_SIG, "ciphertext": f"v1:{digest.hexdigest()[:24]}"}
+
+    def _encrypted(self, values: PropertyMap, secret_keys: set[str]) -> PropertyMap:
+        return {k: self._encrypt(v) if k in secret_keys else v for k, v in values.items()}
+
+    def state_dict(self) -> dict[str, Any]:
+        """The state as Pulumi stores it (``pulumi stack export``), secrets as ciphertext."""
+        exports = self._encrypted(self.exports, self.secret_exports)
+        provider_ref = f"{self.provider_urn}::{hashlib.sha256(self._salt).hexdigest()[:8]}"
+        # The default provider's inputs are the whole stack config (default_providers.go).
+        config = self._encrypted(dict(self.config), self.secret_config_keys)
+        resources: list[dict[str, Any]] = [
+            {"urn": self.stack_urn, "custom": False, "type": STACK_TYPE, "outputs": exports},
+            {
+                "urn": self.provider_urn,
+                "custom": True,
+                "id": provider_ref.rsplit("::", 1)[-1],
+                "type": PROVIDER_TYPE,
+                "inputs": config,
+                "outputs": config,
+            },
+        ]
+        for res in [*self.state.values(), *self.pending_deletes]:
+            entry: dict[str, Any] = {
+                "urn": res.urn,
+                "custom": True,
+                "id": res.id,
+                "type": res.type,
+                "inputs": self._encrypted(res.inputs, res.secret_inputs),
+                "outputs": self._encrypted(res.outputs, res.secret_outputs),
+                "parent": res.parent or self.stack_urn,
+                "provider": provider_ref,
+                "dependencies": res.options.dependencies,
+                "additionalSecretOutputs": res.options.additional_secret_outputs,
+            }
+            if res.options.retain_on_delete:
+                entry["retainOnDelete"] = True
+            if res.options.protect:
+                entry["protect"] = True
+            if res.options.delete_before_replace is not None:
+                entry["deleteBeforeReplace"] = res.options.delete_before_replace
+            if res.delete:
+                entry["delete"] = True
+            resources.append(entry)
+        return {"version": 3, "deployment": {"resources": resources}, "exports": exports}
+
+    def state_json(self) -> str:
+        """:meth:`state_dict` as JSON text, to scan for plaintext secrets."""
+        return json.dumps(self.state_dict(), indent=2, sort_keys=True)
+
+
+class _Deployment:
+    """One run of a program (up or preview): the engine side of the resource monitor."""
+
+    def __init__(self, engine: Engine, *, dry_run: bool) -> None:
+        self.engine = engine
+        self.dry_run = dry_run
+        self.steps: list[Step] = []
+        self.seen: list[str] = []
+        self.responses: dict[str, tuple[PropertyMap, set[str]]] = {}
+        self.replaced: list[ResourceState] = []
+        self.failure: EngineError | None = None
+        self.exports: PropertyMap = {}
+        self.secret_exports: set[str] = set()
+        self.old_order = list(engine.state)
+        self.project = engine.project
+
+    # ------------------------------------------------------------- the run
+
+    def run(self, program: Program) -> OperationResult:
+        engine = self.engine
+        monitor = EngineMonitor(self)
+        try:
+            run_program(
+                program,
+                monitor=monitor,
+                project=engine.project,
+                stack=engine.stack,
+                organization=engine.organization,
+                dry_run=self.dry_run,
+                config=engine.config,
+                secret_keys=engine.secret_config_keys,
+            )
+        except Exception as exc:
+            error = self.failure or EngineError(
+                f"program failed: {type(exc).__name__}: {exc}",
+                op="program",
+                details="".join(traceback.format_exception(exc)),
+            )
+            self._reorder()
+            error.steps = list(self.steps)
+            raise error from exc
+        if self.failure is not None:  # the program swallowed the error; the engine does not
+            self._reorder()
+            self.failure.steps = list(self.steps)
+            raise self.failure
+        with engine._lock:
+            try:
+                self._delete_condemned()
+            except EngineError as exc:
+                self._reorder()
+                exc.steps = list(self.steps)
+                raise
+            self._reorder()
+            if not self.dry_run:
+                engine.exports, engine.secret_exports = self.exports, self.secret_exports
+        return self._result()
+
+    def _result(self) -> OperationResult:
+        if not self.dry_run:
+            result = self.engine._result("up", self.steps)
+            return result
+        outputs = {urn.rsplit("::", 1)[-1]: v[0] for urn, v in self.responses.items()}
+        secrets = {urn.rsplit("::", 1)[-1]: v[1] for urn, v in self.responses.items()}
+        return OperationResult(
+            "preview", self.steps, outputs, secrets, self.exports, self.secret_exports
+        )
+
+    def _reorder(self) -> None:
+        """Registered resources in registration order (dependencies first), then the rest."""
+        if self.dry_run:
+            return
+        state = self.engine.state
+        order = [u for u in self.seen if u in state] + [u for u in state if u not in self.seen]
+        self.engine.state = {u: state[u] for u in order}
+
+    def _delete_condemned(self) -> None:
+        """Delete replaced and no-longer-declared resources, dependents first.
+
+        step_generator.go GenerateDeletes/ScheduleDeletes: after the program, resources pending
+        delete (old halves of replacements) and resources the program no longer registers are
+        deleted in reverse dependency order; the old state's order is a topological order.
+        """
+        engine = self.engine
+        position = {urn: i for i, urn in enumerate(self.old_order)}
+        pending = engine.pending_deletes + (self.replaced if self.dry_run else [])
+        condemned = [(position.get(r.urn, -1), "delete-replaced", r) for r in pending]
+        condemned += [
+            (position[u], "delete", engine.state[u])
+            for u in self.old_order
+            if u not in self.seen and u in engine.state
+        ]
+        for _, op, res in sorted(condemned, key=lambda c: c[0], reverse=True):
+            if self.dry_run:
+                self.steps.append(Step(op, res.urn, {"id": res.id}))
+            else:
+                self.steps.append(engine.delete(res, op))
+
+    # ---------------------------------------------------------- monitor side
+
+    def urn(self, parent: str, typ: str, name: str) -> str:
+        """A URN as the engine builds it: children of the stack carry no parent type."""
+        if parent and parent != self.stack_urn:
+            typ = parent.split("::")[2] + "$" + typ
+        return f"urn:pulumi:{self.engine.stack}::{self.project}::{typ}::{name}"
+
+    @property
+    def stack_urn(self) -> str:
+        stack = self.engine.stack
+        return f"urn:pulumi:{stack}::{self.project}::{STACK_TYPE}::{self.project}-{stack}"
+
+    def register_outputs(self, request: Any) -> None:
+        """RegisterResourceOutputs: the stack's outputs are the program's exports."""
+        if request.urn == self.stack_urn:
+            self.exports, self.secret_exports = split_secrets(from_struct(request.outputs))
+
+    def register(self, request: Any) -> Any:
+        """RegisterResource: the engine's step generation and execution for one resource."""
+        if request.type == STACK_TYPE:
+            self.project = request.name[: -len(self.engine.stack) - 1]
+            self.engine.project = self.project
+            return resource_pb2.RegisterResourceResponse(urn=self.stack_urn)
+        urn = self.urn(request.parent, request.type, request.name)
+        if not request.custom:  # a component: nothing to do but acknowledge it
+            return resource_pb2.RegisterResourceResponse(urn=urn, object=request.object)
+        with self.engine._lock:
+            if self.failure is not None:
+                raise EngineError(
+                    f"{urn}: not registered, the deployment stopped after an earlier error",
+                    op="RegisterResource",
+                    urn=urn,
+                )
+            try:
+                if not request.type.startswith(DYNAMIC_PREFIX) or request.importId:
+                    raise EngineError(
+                        f"{urn}: the harness engine only handles pulumi-python dynamic resources"
+                        " without import",
+                        op="RegisterResource",
+                        urn=urn,
+                    )
+                if urn in self.seen:
+                    raise EngineError(f"Duplicate resource URN '{urn}'", urn=urn)
+                self.seen.append(urn)
+                resource_id, outputs, secret_keys = self._step(urn, request)
+            except EngineError as exc:
+                self.failure = exc
+                raise
+            self.responses[urn] = (outputs, secret_keys)
+            return resource_pb2.RegisterResourceResponse(
+                urn=urn, id=resource_id, object=to_struct(wrap_secrets(outputs, secret_keys))
+            )
+
+    def _step(self, urn: str, request: Any) -> tuple[str, PropertyMap, set[str]]:
+        """Choose and run the step; return the id and outputs the program sees."""
+        engine = self.engine
+        options = ResourceOptionsState.from_request(request)
+        # Secrets are stripped: the host answered Configure with acceptSecrets=False, so the
+        # engine marshals every CRUD request with KeepSecrets=false (provider_plugin.go).
+        news, secret_news = split_secrets(from_struct(request.object))
+        old = engine.state.get(urn)
+        if old is not None:
+            # step_generator.go processIgnoreChanges: ignored inputs keep their old values.
+            for key in options.ignore_changes:
+                if key in old.inputs:
+                    news[key] = old.inputs[key]
+                else:
+                    news.pop(key, None)
+        checked, secret_checked = engine.check(
+            urn, request.type, old.inputs if old else {}, news, secret_news
+        )
+        if old is None:
+            return self._create(urn, request, checked, secret_checked, options, "create")
+        diff = engine.diff(
+            old,
+            checked,
+            old.inputs,
+            allow_unknowns=self.dry_run,
+            ignore_changes=options.ignore_changes,
+        )
+        if diff.changes == "some":
+            # applyReplaceOnChanges: changed keys named by replaceOnChanges ("*" = all) replace.
+            roc = set(options.replace_on_changes)
+            diff.replaces += [
+                k for k in diff.changed_keys if ("*" in roc or k in roc) and k not in diff.replaces
+            ]
+        if diff.changes == "some" and diff.replaces:
+            return self._replace(urn, request, old, news, secret_news, diff, options)
+        if diff.changes == "some":
+            return self._update(old, checked, secret_checked, diff, options)
+        return self._same(old, checked, secret_checked, options, diff)
+
+    def _create(
+        self,
+        urn: str,
+        request: Any,
+        inputs: PropertyMap,
+        secret_inputs: set[str],
+        options: ResourceOptionsState,
+        op: str,
+        detail: Mapping[str, Any] | None = None,
+    ) -> tuple[str, PropertyMap, set[str]]:
+        if self.dry_run:
+            # provider_plugin.go Create: with supportsPreview=False the preview outputs are the
+            # inputs and the id is unknown ("").
+            self.steps.append(Step(op, urn, dict(detail or {})))
+            return "", inputs, secret_inputs
+        new = self.engine.create(urn, request.type, inputs, secret_inputs, request.parent, options)
+        self.engine._put(None, new)
+        self.steps.append(Step(op, urn, {"id": new.id, **(detail or {})}))
+        return new.id, new.outputs, new.secret_outputs
+
+    def _same(
+        self,
+        old: ResourceState,
+        inputs: PropertyMap,
+        secret_inputs: set[str],
+        options: ResourceOptionsState,
+        diff: _Diff,
+    ) -> tuple[str, PropertyMap, set[str]]:
+        # step.go SameStep: the new state takes the new inputs and keeps the old outputs; the
+        # step executor re-applies additionalSecretOutputs.
+        secret_outputs = old.secret_outputs | (
+            set(options.additional_secret_outputs) & old.outputs.keys()
+        )
+        self.steps.append(Step("same", old.urn, diff.as_detail()))
+        if not self.dry_run:
+            new = replace(
+                old,
+                inputs=inputs,
+                secret_inputs=set(secret_inputs),
+                secret_outputs=secret_outputs,
+                options=options,
+            )
+            self.engine._put(old, new)
+        return old.id, old.outputs, secret_outputs
+
+    def _update(
+        self,
+        old: ResourceState,
+        inputs: PropertyMap,
+        secret_inputs: set[str],
+        diff: _Diff,
+        options: ResourceOptionsState,
+    ) -> tuple[str, PropertyMap, set[str]]:
+        detail = {**diff.as_detail(), "changed": diff.changed_keys}
+        if self.dry_run:
+            # provider_plugin.go Update: not sent in preview; the outputs are the new inputs.
+            self.steps.append(Step("update", old.urn, detail))
+            return old.id, inputs, secret_inputs
+        new = self.engine.update(old, inputs, secret_inputs, options)
+        self.engine._put(old, new)
+        self.steps.append(Step("update", old.urn, detail))
+        return new.id, new.outputs, new.secret_outputs
+
+    def _replace(
+        self,
+        urn: str,
+        request: Any,
+        old: ResourceState,
+        news: PropertyMap,
+        secret_news: set[str],
+        diff: _Diff,
+        options: ResourceOptionsState,
+    ) -> tuple[str, PropertyMap, set[str]]:
+        engine = self.engine
+        # step_generator.go: a replacement re-runs Check with no olds, so defaults are recomputed.
+        inputs, secret_inputs = engine.check(urn, request.type, {}, news, secret_news)
+        # The resource option overrides the provider's deleteBeforeReplace.
+        dbr = diff.delete_before_replace
+        if options.delete_before_replace is not None:
+            dbr = options.delete_before_replace
+        detail = {**diff.as_detail(), "delete_before_replace": dbr}
+        if dbr:
+            # Delete the old resource first; if the create then fails, it is gone.
+            if self.dry_run:
+                self.steps.append(Step("delete-replaced", urn, {"id": old.id}))
+            else:
+                self.steps.append(engine.delete(old, "delete-replaced"))
+            self.steps.append(Step("replace", urn, detail))
+            return self._create(urn, request, inputs, secret_inputs, options, "create-replacement")
+        # Create-before-delete: create the replacement; the old one is deleted after the
+        # program, and stays in state as pending delete until then. A failed create keeps it.
+        if self.dry_run:
+            result = self._create(
+                urn, request, inputs, secret_inputs, options, "create-replacement"
+            )
+            self.steps.append(Step("replace", urn, detail))
+            self.replaced.append(old)
+            return result
+        new = engine.create(urn, request.type, inputs, secret_inputs, request.parent, options)
+        engine.pending_deletes.append(replace(old, delete=True))
+        engine._put(old, new)
+        self.steps.append(Step("create-replacement", urn, {"id": new.id, **detail}))
+        self.steps.append(Step("replace", urn, detail))
+        return new.id, new.outputs, new.secret_outputs
