@@ -25,6 +25,7 @@ from fleet_provider.exceptions import (
     BadRequestError,
     ConflictError,
     DuplicateNameError,
+    FleetError,
     NotFoundError,
     PolicyNotFoundError,
     ServerError,
@@ -126,10 +127,10 @@ class FleetClient:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.settings = settings
-        self.retry = retry or RetryPolicy()
+        self.retry = retry or RetryPolicy(max_attempts=settings.max_retries + 1)
         self._sleep = sleep
         self._local = threading.local()
-        self._timeout = (settings.timeout, settings.timeout)
+        self._timeout = (settings.connect_timeout, settings.timeout)
         self._proxies = requests.utils.get_environ_proxies(settings.endpoint)
         self._verify = _resolve_verify(settings)
         self._base_headers = {
@@ -166,6 +167,10 @@ class FleetClient:
             self._local.session = session
         return session
 
+    def pause(self, attempt: int, retry_after: float | None = None) -> None:
+        """Sleep the backoff before retry number ``attempt``."""
+        self._sleep(backoff_delay(attempt, self.retry, retry_after))
+
     def close(self) -> None:
         """Close this thread's session, if it has one."""
         session: requests.Session | None = getattr(self._local, "session", None)
@@ -186,11 +191,18 @@ class FleetClient:
         retry: bool = True,
         context: str = "",
     ) -> Any:
-        """Send one API call and return its parsed JSON; map failures to FleetError types."""
+        """Send one API call and return its parsed JSON; map failures to FleetError types.
+
+        With ``retry`` (reads and revokes, which are safe to repeat), 429, 502, 503, 504,
+        connection failures and unusable bodies are retried with capped, jittered backoff.
+        """
         url = f"{self.settings.endpoint}{space_prefix(space_id)}{path}"
         headers = {"kbn-xsrf": "true"} if method != "GET" else None
         attempts = self.retry.max_attempts if retry else 1
-        for attempt in range(1, attempts + 1):
+        attempt = 0
+        while True:
+            attempt += 1
+            retry_after: float | None = None
             try:
                 response = self._session().request(
                     method,
@@ -204,18 +216,27 @@ class FleetClient:
             except requests.exceptions.SSLError as exc:
                 raise TLSError(_tls_message(self.settings, exc)) from None
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-                error = _transport_error(self.settings, exc)
-                if attempt < attempts:
-                    self._sleep(backoff_delay(attempt, self.retry))
-                    continue
+                error: FleetError = _transport_error(self.settings, exc)
+            else:
+                if response.status_code not in RETRY_STATUSES or attempt >= attempts:
+                    try:
+                        return _parse_response(response, self.settings, space_id, context)
+                    except UnexpectedResponseError as unusable:
+                        error = unusable
+                else:
+                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                    error = _api_error(
+                        response.status_code,
+                        response.reason or "",
+                        None,
+                        self.settings,
+                        space_id,
+                        context,
+                    )
+                    response.close()
+            if attempt >= attempts:
                 raise error from None
-            if response.status_code in RETRY_STATUSES and attempt < attempts:
-                retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                response.close()
-                self._sleep(backoff_delay(attempt, self.retry, retry_after))
-                continue
-            return _parse_response(response, self.settings, space_id, context)
-        raise AssertionError("unreachable")  # pragma: no cover
+            self._sleep(backoff_delay(attempt, self.retry, retry_after))
 
     # -- the Fleet enrollment API ---------------------------------------------------------
 
@@ -370,8 +391,8 @@ def _transport_error(settings: FleetSettings, exc: Exception) -> TransportError:
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return TransportError(
             f"Kibana at {settings.endpoint} did not accept a connection within "
-            f"{settings.timeout:g}s: check fleet:endpoint (or KIBANA_ENDPOINT) and the network, "
-            "or raise fleet:timeout."
+            f"{settings.connect_timeout:g}s: check fleet:endpoint (or KIBANA_ENDPOINT) and the "
+            "network, or raise fleet:connectTimeout."
         )
     if isinstance(exc, requests.exceptions.ReadTimeout):
         return TransportError(

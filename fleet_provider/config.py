@@ -19,6 +19,9 @@ from urllib.parse import urlsplit
 from fleet_provider.exceptions import ConfigurationError
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
+DEFAULT_CONNECT_TIMEOUT_SECONDS = 10.0
+DEFAULT_MAX_RETRIES = 4
+MAX_RETRIES_LIMIT = 20
 DEFAULT_SPACE_ID = "default"
 
 # Kibana space ids: lower-case letters, digits, "_" and "-" (the Spaces plugin's own rule).
@@ -48,6 +51,8 @@ CA_CERTS = SettingSource("fleet:caCerts", "KIBANA_CA_CERTS")
 INSECURE = SettingSource("fleet:insecure", "KIBANA_INSECURE")
 SPACE_ID = SettingSource("fleet:spaceId", None)
 TIMEOUT = SettingSource("fleet:timeout", None)
+CONNECT_TIMEOUT = SettingSource("fleet:connectTimeout", None)
+MAX_RETRIES = SettingSource("fleet:maxRetries", None)
 
 ALL_SETTINGS = (
     ENDPOINT,
@@ -59,6 +64,8 @@ ALL_SETTINGS = (
     INSECURE,
     SPACE_ID,
     TIMEOUT,
+    CONNECT_TIMEOUT,
+    MAX_RETRIES,
 )
 CREDENTIALS = (API_KEY, USERNAME, PASSWORD, BEARER_TOKEN)
 
@@ -79,6 +86,8 @@ class FleetSettings:
     insecure: bool = False
     space_id: str | None = None
     timeout: float = DEFAULT_TIMEOUT_SECONDS
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT_SECONDS
+    max_retries: int = DEFAULT_MAX_RETRIES
     credential_source: str = "none"
 
     @property
@@ -180,6 +189,16 @@ def resolve_settings(
     if timeout_text is not None:
         timeout = parse_timeout(timeout_text, timeout_from)
 
+    connect_text, connect_from = lookup(CONNECT_TIMEOUT)
+    connect_timeout = DEFAULT_CONNECT_TIMEOUT_SECONDS
+    if connect_text is not None:
+        connect_timeout = parse_timeout(connect_text, connect_from)
+
+    retries_text, retries_from = lookup(MAX_RETRIES)
+    max_retries = DEFAULT_MAX_RETRIES
+    if retries_text is not None:
+        max_retries = parse_retries(retries_text, retries_from)
+
     return FleetSettings(
         endpoint=endpoint,
         api_key=api_key,
@@ -190,6 +209,8 @@ def resolve_settings(
         insecure=insecure,
         space_id=space_id,
         timeout=timeout,
+        connect_timeout=connect_timeout,
+        max_retries=max_retries,
         credential_source=credential_source,
     )
 
@@ -244,6 +265,17 @@ def parse_timeout(text: str, source: str) -> float:
             f"{source} must be a positive number of seconds per HTTP attempt, not {text!r}."
         )
     return value
+
+
+def parse_retries(text: str, source: str) -> int:
+    """Parse how many times a failed read or revoke is retried: a whole number 0 to 20."""
+    stripped = text.strip()
+    if not stripped.isdigit() or int(stripped) > MAX_RETRIES_LIMIT:
+        raise ConfigurationError(
+            f"{source} must be a whole number of retries from 0 to {MAX_RETRIES_LIMIT}, "
+            f"not {text!r}."
+        )
+    return int(stripped)
 
 
 def validate_space_id(space_id: str, source: str) -> str:

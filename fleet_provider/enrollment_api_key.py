@@ -20,7 +20,7 @@ from typing import Any
 import pulumi
 from pulumi import dynamic
 
-from fleet_provider.client import FleetClient, KibanaVersion
+from fleet_provider.client import RETRY_STATUSES, FleetClient, KibanaVersion
 from fleet_provider.config import (
     ALL_SETTINGS,
     DEFAULT_SPACE_ID,
@@ -30,10 +30,13 @@ from fleet_provider.config import (
 )
 from fleet_provider.durations import expiration_for_kibana, validate_expiration
 from fleet_provider.exceptions import (
+    ApiError,
     DuplicateNameError,
     FleetError,
     InputError,
     NotFoundError,
+    TransportError,
+    UnexpectedResponseError,
     UnsupportedVersionError,
 )
 
@@ -221,13 +224,60 @@ class EnrollmentApiKeyProvider(dynamic.ResourceProvider):
                     f"Kibana {version} ignores expiration (it is honoured from 9.3): remove "
                     "expiration, or upgrade Kibana, to create this key"
                 ) from None
-        try:
-            item = client.create_enrollment_api_key(policy_id, name, kibana_expiration, space_id)
-        except DuplicateNameError:
-            item = self._create_over_revoked(
-                client, policy_id, name, kibana_expiration, space_id, bool(props.get("auto_named"))
-            )
+        item = self._create_once(
+            client, policy_id, name, kibana_expiration, space_id, bool(props.get("auto_named"))
+        )
         return dynamic.CreateResult(item["id"], outputs(props, item))
+
+    def _create_once(
+        self,
+        client: FleetClient,
+        policy_id: str,
+        name: str,
+        expiration: str | None,
+        space_id: str,
+        auto_named: bool,
+    ) -> dict[str, Any]:
+        """Create the key exactly once, even when answers are lost.
+
+        A POST is never retried blind: a connection dropped after Kibana stored the key looks
+        the same as one dropped before. The name is unique on the policy (auto-naming makes
+        sure every create has one), so after an uncertain failure the key is looked up by
+        name and adopted if it is there, and created again only if it is not.
+        """
+        uncertain = False
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return client.create_enrollment_api_key(policy_id, name, expiration, space_id)
+            except DuplicateNameError:
+                if uncertain:
+                    found = self._find_active(client, policy_id, name, space_id)
+                    if found is not None:
+                        return found
+                return self._create_over_revoked(
+                    client, policy_id, name, expiration, space_id, auto_named
+                )
+            except (TransportError, ApiError) as error:
+                if not _may_have_failed_in_transit(error) or attempt >= client.retry.max_attempts:
+                    raise
+                client.pause(attempt)
+                if isinstance(error, TransportError) and not error.maybe_sent:
+                    continue  # never reached Kibana: safe to send again
+                found = self._find_active(client, policy_id, name, space_id)
+                if found is not None:
+                    return found
+                uncertain = True
+
+    def _find_active(
+        self, client: FleetClient, policy_id: str, name: str, space_id: str
+    ) -> dict[str, Any] | None:
+        """The newest active key holding ``name`` on the policy, if any."""
+        for key in client.iter_enrollment_api_keys(f"policy_id:{kuery_quote(policy_id)}", space_id):
+            if key.get("active") and holds_name(key.get("name"), name):
+                return key
+        return None
 
     def _create_over_revoked(
         self,
@@ -370,6 +420,15 @@ def outputs(props: Mapping[str, Any], item: Mapping[str, Any]) -> dict[str, Any]
             outs[key] = item[key]
     outs["full_name"] = item.get("name") or key_id
     return outs
+
+
+def _may_have_failed_in_transit(error: FleetError) -> bool:
+    """True for failures worth another try: no answer, a proxy's error, a cut-off body."""
+    if isinstance(error, TransportError):
+        return True
+    if isinstance(error, UnexpectedResponseError):
+        return True
+    return isinstance(error, ApiError) and error.status in RETRY_STATUSES
 
 
 def _differs(old: Any, new: Any) -> bool:
