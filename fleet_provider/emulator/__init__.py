@@ -1,0 +1,23 @@
+"""A local emulator of Kibana's Fleet enrollment API keys HTTP API.
+
+What it emulates, per Kibana version (8.x, 9.0-9.4, 9.5+): the enrollment-key routes
+(create, list with ``kuery``, get, revoke/delete) under ``/api`` and ``/s/{space}/api``;
+Kibana's order of checks (authentication, ``kbn-xsrf``, privileges,
+``elastic-api-version``, request validation) and its exact error bodies; the stored
+key document (decorated name, base64 ``api_key``, ``created_at``, ``hidden``,
+``expire_at``); the per-policy duplicate-name rule; space isolation; the agent-policy,
+space and status routes a client needs around them; and test controls under
+``/_emulator`` (fault injection, request counters, reset).
+
+What it does not reproduce: Elasticsearch itself (API keys are random strings, never
+really created or invalidated; ES-level failures are not produced except the result
+window), Fleet Server and Elastic Agents (no enrollment, no agent counts), the rest
+of Kibana and of the agent-policy API (integrations, outputs, updates, bulk routes
+including ``_bulk_delete``), strict-KQL subtleties beyond the key fields, the space
+awareness migration state (spaces behave as on a new cluster of that version), and
+Kibana's real roles (three fixed roles stand in for role definitions).
+"""
+
+from .server import EmulatorServer
+
+__all__ = ["EmulatorServer"]

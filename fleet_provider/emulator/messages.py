@@ -1,0 +1,53 @@
+"""Plain request and response values passed between the HTTP server and the handlers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+
+JSON_TYPE = "application/json; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class ApiRequest:
+    """One HTTP request: method, path without query, raw query, lower-cased headers, body."""
+
+    method: str
+    path: str
+    query_string: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+
+@dataclass
+class ApiResponse:
+    """One HTTP response ready to be written."""
+
+    status: int
+    body: bytes = b""
+    content_type: str = JSON_TYPE
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def reason(status: int) -> str:
+    """The HTTP reason phrase (``Not Found``) Boom puts in ``error``."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+def json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> ApiResponse:
+    """A JSON response with compact encoding, as Kibana sends it."""
+    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    return ApiResponse(status, body, JSON_TYPE, dict(headers or {}))
+
+
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> ApiResponse:
+    """Kibana's Boom-style error body ``{"statusCode", "error", "message"}``."""
+    return json_response(
+        status, {"statusCode": status, "error": reason(status), "message": message}, headers
+    )

@@ -1,0 +1,392 @@
+"""Request parsing, Kibana's order of checks, backend calls and Kibana-shaped answers.
+
+Order for a matched route (Kibana 9.x): authentication (401), payload parsing (400),
+``kbn-xsrf`` (400), privileges (403), ``elastic-api-version`` (400), params, query and
+body validation (400), handler (404/409). Kibana 8.x checks Fleet privileges inside
+the route handler, after validation, and answers a bare ``Forbidden``.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from datetime import date, datetime, timezone
+from typing import Any
+from urllib.parse import parse_qsl
+
+from . import kuery, models
+from .auth import AuthFailure, Credentials, Principal
+from .messages import ApiRequest, ApiResponse, error_response, json_response
+from .models import FleetBackend
+from .schemas import schemas_for
+from .urls import Route, resolve, split_space
+from .validation import RequestValidationError, query_object
+from .versions import KibanaVersion
+
+API_VERSION = "2023-10-31"
+VERSION_HEADERS = {"elastic-api-version": API_VERSION}
+# Elasticsearch's index.max_result_window default.
+MAX_RESULT_WINDOW = 10000
+
+Handler = Callable[["Call"], ApiResponse]
+
+
+class Call:
+    """A request that passed every check: space, caller and validated parts."""
+
+    def __init__(
+        self,
+        space_id: str,
+        principal: Principal,
+        params: dict[str, Any],
+        query: dict[str, Any],
+        body: dict[str, Any],
+    ) -> None:
+        self.space_id = space_id
+        self.principal = principal
+        self.params = params
+        self.query = query
+        self.body = body
+
+
+class KibanaApi:
+    """The Kibana HTTP API of one emulated version, in front of a FleetBackend."""
+
+    def __init__(self, backend: FleetBackend, credentials: Credentials) -> None:
+        self.backend = backend
+        self.credentials = credentials
+        self.version: KibanaVersion = backend.version
+        self.uuid = str(uuid.uuid4())
+
+    def handle(self, request: ApiRequest) -> ApiResponse:
+        """Answer one request as Kibana would."""
+        space_id, path = split_space(request.path)
+        resolved = resolve(request.method, path, self.version)
+        if resolved is None:
+            # hapi answers unknown paths and methods before authentication.
+            return error_response(404, "Not Found")
+        route, params = resolved
+
+        principal = self.credentials.authenticate(request.headers.get("authorization"))
+        if isinstance(principal, AuthFailure):
+            return error_response(401, principal.message)
+
+        payload: Any = None
+        if route.method == "POST":
+            # hapi parses the payload after authentication, before onPostAuth handlers.
+            parsed = _parse_payload(request)
+            if isinstance(parsed, ApiResponse):
+                return parsed
+            payload = parsed
+
+        headers = request.headers
+        if request.method not in ("GET", "OPTIONS") and not (
+            "kbn-xsrf" in headers or "kbn-version" in headers
+        ):
+            return error_response(400, "Request must contain a kbn-xsrf header.")
+
+        early_authz = self.version.core_authz or not route.fleet
+        if early_authz:
+            denied = self._authorize(route, principal, path, request.query_string)
+            if denied:
+                return denied
+
+        pairs = parse_qsl(request.query_string, keep_blank_values=True)
+        if route.versioned:
+            problem = _version_problem(route, headers.get("elastic-api-version"), pairs)
+            if problem:
+                return error_response(400, problem)
+
+        schemas = schemas_for(route.handler, self.version)
+        try:
+            valid_params = (
+                schemas.params.validate(params, "request params") if schemas.params else {}
+            )
+            valid_query = (
+                schemas.query.validate(query_object(pairs), "request query")
+                if schemas.query
+                else {}
+            )
+            valid_body = schemas.body.validate(payload, "request body") if schemas.body else {}
+        except RequestValidationError as err:
+            return error_response(400, str(err), VERSION_HEADERS)
+
+        if not early_authz:
+            denied = self._authorize(route, principal, path, request.query_string)
+            if denied:
+                denied.headers.update(VERSION_HEADERS)
+                return denied
+
+        handler: Handler = getattr(self, route.handler)
+        response = handler(Call(space_id, principal, valid_params, valid_query, valid_body))
+        response.headers.update(VERSION_HEADERS)
+        return response
+
+    # -- checks -----------------------------------------------------------------------
+    def _authorize(
+        self, route: Route, principal: Principal, path: str, query_string: str
+    ) -> ApiResponse | None:
+        held = principal.privileges
+        if all(any(p in held for p in group) for group in route.privileges):
+            return None
+        if not self.version.core_authz:
+            # 8.x: Fleet's own authz (and route access tags) answer a bare 403.
+            return error_response(403, "Forbidden")
+        checked = [p for group in route.privileges for p in group]
+        missing = ",".join(p for p in checked if p not in held)
+        search = f"?{query_string}" if query_string else ""
+        return error_response(
+            403,
+            f"API [{route.method} {path}{search}] is unauthorized for user, "
+            f"this action is granted by the Kibana privileges [{missing}]",
+        )
+
+    def _fleet_error(self, err: models.FleetModelError) -> ApiResponse:
+        if isinstance(err, models.AgentPolicyNotFoundError | models.EnrollmentKeyNotFoundError):
+            # 8.x's Fleet error handler had no not-found case: 400.
+            return error_response(404 if self.version.typed_fleet_errors else 400, str(err))
+        if isinstance(err, models.EnrollmentKeyNameExistsError):
+            # 8.x raised a plain Fleet error for duplicate names: 400 Bad Request.
+            return error_response(409 if self.version.typed_fleet_errors else 400, str(err))
+        if isinstance(err, models.AgentPolicyNameExistsError | models.AgentPolicyIdConflictError):
+            return error_response(409, str(err))
+        if isinstance(err, models.SpaceExistsError):
+            return error_response(409, str(err))
+        return error_response(400, str(err))
+
+    # -- enrollment API keys ----------------------------------------------------------
+    def post_enrollment_api_key(self, call: Call) -> ApiResponse:
+        """POST /api/fleet/enrollment_api_keys."""
+        try:
+            doc = self.backend.create_enrollment_api_key(
+                space_id=call.space_id,
+                policy_id=call.body["policy_id"],
+                name=call.body.get("name"),
+                expiration=call.body.get("expiration"),
+            )
+        except models.FleetModelError as err:
+            return self._fleet_error(err)
+        return json_response(200, {"item": self._created_item(doc), "action": "created"})
+
+    def list_enrollment_api_keys(self, call: Call) -> ApiResponse:
+        """GET /api/fleet/enrollment_api_keys."""
+        page, per_page = call.query["page"], call.query["perPage"]
+        text = call.query.get("kuery")
+        try:
+            node = kuery.parse(text) if text else None
+        except kuery.KuerySyntaxError as err:
+            return error_response(400, f"Kuery is malformed: {err}")
+        start = int((page - 1) * per_page)
+        if start < 0 or per_page < 0:
+            # Elasticsearch refuses the search; Kibana passes its message on as a 500.
+            what, found = ("from", start) if start < 0 else ("size", int(per_page))
+            return error_response(500, f"[{what}] parameter cannot be negative, found [{found}]")
+        if start + per_page > MAX_RESULT_WINDOW:
+            return error_response(
+                500,
+                "Result window is too large, from + size must be less than or equal to: "
+                f"[{MAX_RESULT_WINDOW}] but was [{int(start + per_page)}]. See the scroll api "
+                "for a more efficient way to request large data sets. This limit can be set "
+                "by changing the [index.max_result_window] index level setting.",
+            )
+        total, docs = self.backend.list_enrollment_api_keys(
+            space_id=call.space_id,
+            predicate=kuery.compile_predicate(node),
+            page=int(page),
+            per_page=int(per_page),
+        )
+        items = [self._read_item(doc) for doc in docs]
+        # ``list`` is deprecated since 8.0 but kept (elastic/kibana#200087, 9.0).
+        body = {"list": items, "items": items, "total": total, "page": page, "perPage": per_page}
+        return json_response(200, body)
+
+    def get_enrollment_api_key(self, call: Call) -> ApiResponse:
+        """GET /api/fleet/enrollment_api_keys/{keyId}."""
+        key_id = call.params["keyId"]
+        try:
+            doc = self.backend.get_enrollment_api_key(key_id, call.space_id)
+        except models.EnrollmentKeyNotFoundError as err:
+            return self._key_not_found(err, key_id)
+        return json_response(200, {"item": self._read_item(doc)})
+
+    def delete_enrollment_api_key(self, call: Call) -> ApiResponse:
+        """DELETE /api/fleet/enrollment_api_keys/{keyId}."""
+        key_id = call.params["keyId"]
+        try:
+            self.backend.delete_enrollment_api_key(
+                key_id,
+                call.space_id,
+                force_delete=bool(call.query.get("forceDelete")),
+                include_hidden=bool(call.query.get("includeHidden")),
+            )
+        except models.EnrollmentKeyNotFoundError as err:
+            if self.version.delete_options:
+                # 9.5+: the DELETE handler words its own 404 for every skipped key.
+                return error_response(404, f"EnrollmentAPIKey {key_id} not found")
+            return self._key_not_found(err, key_id)
+        return json_response(200, {"action": "deleted"})
+
+    def _key_not_found(self, err: models.EnrollmentKeyNotFoundError, key_id: str) -> ApiResponse:
+        if not self.version.typed_fleet_errors:
+            # 8.x: the service threw Boom.notFound, re-worded by the handler.
+            return error_response(404, f"EnrollmentAPIKey {key_id} not found")
+        return error_response(404, str(err))
+
+    def _created_item(self, doc: dict[str, Any]) -> dict[str, Any]:
+        if not self.version.hidden_field:
+            # 8.x returned the stored document: ``{id, ...body}``.
+            return {k: v for k, v in doc.items() if k not in ("hidden",)}
+        # 9.x builds the item explicitly: no ``hidden``, no ``namespaces``.
+        item = {
+            k: doc[k]
+            for k in ("id", "api_key_id", "api_key", "name", "active", "policy_id", "created_at")
+        }
+        if "expire_at" in doc:
+            item["expire_at"] = doc["expire_at"]
+        return item
+
+    def _read_item(self, doc: dict[str, Any]) -> dict[str, Any]:
+        if not self.version.hidden_field:
+            # 8.x: ``{id, ...source, created_at, active: source.active || false}``.
+            return {**doc, "active": bool(doc.get("active"))}
+        item = {
+            "id": doc["id"],
+            "api_key_id": doc["api_key_id"],
+            "api_key": doc["api_key"],
+            "name": doc.get("name"),
+            "policy_id": doc.get("policy_id"),
+            "created_at": doc["created_at"],
+            "active": bool(doc.get("active")),
+            "hidden": bool(doc.get("hidden")),
+        }
+        if "expire_at" in doc:
+            item["expire_at"] = doc["expire_at"]
+        return item
+
+    # -- agent policies, spaces, status -----------------------------------------------
+    def post_agent_policy(self, call: Call) -> ApiResponse:
+        """POST /api/fleet/agent_policies."""
+        body = call.body
+        try:
+            policy = self.backend.create_agent_policy(
+                space_id=call.space_id,
+                name=body["name"],
+                namespace=body.get("namespace") or "default",
+                policy_id=body.get("id"),
+                description=body.get("description"),
+                is_managed=bool(body.get("is_managed")),
+                supports_agentless=body.get("supports_agentless"),
+                user=call.principal.name,
+            )
+        except models.FleetModelError as err:
+            return self._fleet_error(err)
+        return json_response(200, {"item": policy})
+
+    def get_agent_policy(self, call: Call) -> ApiResponse:
+        """GET /api/fleet/agent_policies/{agentPolicyId}."""
+        try:
+            policy = self.backend.get_agent_policy(call.params["agentPolicyId"], call.space_id)
+        except models.AgentPolicyNotFoundError:
+            # The handler answers this 404 itself, in every version.
+            return error_response(404, "Agent policy not found")
+        return json_response(200, {"item": policy})
+
+    def delete_agent_policy(self, call: Call) -> ApiResponse:
+        """POST /api/fleet/agent_policies/delete."""
+        try:
+            result = self.backend.delete_agent_policy(
+                call.body["agentPolicyId"], call.space_id, force=bool(call.body.get("force"))
+            )
+        except models.FleetModelError as err:
+            return self._fleet_error(err)
+        return json_response(200, result)
+
+    def post_space(self, call: Call) -> ApiResponse:
+        """POST /api/spaces/space."""
+        try:
+            space = self.backend.create_space(call.body)
+        except models.SpaceExistsError as err:
+            return error_response(409, str(err))
+        return json_response(200, space)
+
+    def get_status(self, call: Call) -> ApiResponse:
+        """GET /api/status."""
+        del call
+        now = models.now_iso(datetime.now(timezone.utc))
+        body = {
+            "name": "kibana",
+            "uuid": self.uuid,
+            "version": {
+                "number": str(self.version),
+                "build_hash": "0" * 40,
+                "build_number": 0,
+                "build_snapshot": False,
+                "build_flavor": "traditional",
+                "build_date": now,
+            },
+            "status": {
+                "overall": {"level": "available", "summary": "All services are available"},
+                "core": {
+                    "elasticsearch": {
+                        "level": "available",
+                        "summary": "Elasticsearch is available",
+                    },
+                    "savedObjects": {"level": "available", "summary": "SavedObjects is available"},
+                },
+                "plugins": {},
+            },
+            "metrics": {"last_updated": now, "collection_interval_in_millis": 5000},
+        }
+        return json_response(200, body)
+
+
+def _parse_payload(request: ApiRequest) -> Any:
+    if not request.body.strip():
+        return None
+    content_type = request.headers.get("content-type", "application/json").lower()
+    if "json" not in content_type:
+        if content_type.startswith("text/"):
+            return request.body.decode("utf-8", "replace")
+        return error_response(415, "Unsupported Media Type")
+    try:
+        return json.loads(request.body, parse_constant=_reject_constant)
+    except ValueError:
+        return error_response(400, "Invalid request payload JSON format")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _version_problem(route: Route, header: str | None, pairs: list[tuple[str, str]]) -> str | None:
+    """Kibana core's versioned-router check; ``None`` when the request may go on."""
+    if any(key == "apiVersion" for key, _ in pairs):
+        return (
+            'Use of query parameter "apiVersion" is not allowed. Please specify the API '
+            'version using the "elastic-api-version" header.'
+        )
+    if not header:
+        # Public routes fall back to their only version.
+        return None
+    if not _is_date(header):
+        return (
+            f'Invalid version. Received "{header}", expected a valid date string '
+            "formatted as YYYY-MM-DD."
+        )
+    if header != API_VERSION:
+        return (
+            f'No version "{header}" available for [{route.method.lower()}] [{route.path}]. '
+            f"Available versions are: [{API_VERSION}]"
+        )
+    return None
+
+
+def _is_date(text: str) -> bool:
+    if len(text) != 10 or text[4] != "-" or text[7] != "-":
+        return False
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,177 @@
+"""The request schemas of each route, per Kibana version (params, query, body).
+
+``None`` for a part means the route declares no schema for it: Kibana core then
+hands the handler an empty object, so whatever the client sent there is ignored,
+not refused (``RouteValidator.validate`` returns ``{}`` for an undefined rule).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from . import kuery
+from .models import duration_within_limits
+from .validation import Field, ObjectSchema, optional, required_string
+from .versions import KibanaVersion
+
+_SPACE_ID_RE = re.compile(r"^[a-z0-9_\-]+$")
+_NAMESPACE_INVALID_RE = re.compile(r'[\\/*?"<>| ,#:-]')
+
+KEY_MAPPING_8 = frozenset(
+    {
+        "active",
+        "api_key",
+        "api_key_id",
+        "created_at",
+        "expire_at",
+        "name",
+        "policy_id",
+        "updated_at",
+    }
+)
+# 9.x adds ``hidden`` to the index mapping the strict kuery check reads.
+KEY_MAPPING_9 = KEY_MAPPING_8 | {"hidden"}
+
+
+@dataclass(frozen=True)
+class RequestSchemas:
+    """Validation for the three request parts of one route."""
+
+    params: ObjectSchema | None = None
+    query: ObjectSchema | None = None
+    body: ObjectSchema | None = None
+
+
+def _expiration(value: Any) -> str | None:
+    # Kibana 9.3+ final wording (isValidEnrollmentKeyExpiration).
+    if not duration_within_limits(value):
+        return "Expiration must be a valid duration (for example, 30d, 24h, 90m, 60s)"
+    return None
+
+
+def _kuery_check(version: KibanaVersion) -> Any:
+    allowed = KEY_MAPPING_9 if version.hidden_field else KEY_MAPPING_8
+
+    def check(value: Any) -> str | None:
+        if not version.strict_kql:
+            return None
+        try:
+            node = kuery.parse(value)
+        except kuery.KuerySyntaxError:
+            # validateKuery lets unparsable text through; the handler reports it.
+            return None
+        return kuery.field_error(node, allowed)
+
+    return check
+
+
+def _namespace(value: Any) -> str | None:
+    if not value:
+        return "Namespace cannot be empty"
+    if value != value.lower():
+        return "Namespace must be lowercase"
+    if _NAMESPACE_INVALID_RE.search(value):
+        return "Namespace contains invalid characters"
+    if len(value.encode()) > 100:
+        return "Namespace cannot be more than 100 bytes"
+    return None
+
+
+def _space_id(value: Any) -> str | None:
+    if not _SPACE_ID_RE.match(value):
+        return "must be lower case, a-z, 0-9, '_', and '-' are allowed"
+    return None
+
+
+def schemas_for(handler: str, version: KibanaVersion) -> RequestSchemas:
+    """The schemas Kibana ``version`` registers for the route served by ``handler``."""
+    key_id = ObjectSchema((required_string("keyId"),))
+    if handler == "post_enrollment_api_key":
+        expiration = (
+            optional("expiration", "string", max_length=20, check=_expiration)
+            if version.expiration
+            # Before 9.3 ``expiration`` is any string, accepted and dropped.
+            else optional("expiration", "string")
+        )
+        return RequestSchemas(
+            body=ObjectSchema(
+                (optional("name", "string"), required_string("policy_id"), expiration)
+            )
+        )
+    if handler == "list_enrollment_api_keys":
+        return RequestSchemas(
+            query=ObjectSchema(
+                (
+                    optional("page", "number", default=1),
+                    optional("perPage", "number", default=20),
+                    optional("kuery", "string", check=_kuery_check(version)),
+                )
+            )
+        )
+    if handler == "get_enrollment_api_key":
+        return RequestSchemas(params=key_id)
+    if handler == "delete_enrollment_api_key":
+        if not version.delete_options:
+            return RequestSchemas(params=key_id)
+        return RequestSchemas(
+            params=key_id,
+            query=ObjectSchema(
+                (
+                    Field("forceDelete", "boolean", default=False),
+                    Field("includeHidden", "boolean", default=False),
+                )
+            ),
+        )
+    if handler == "post_agent_policy":
+        return RequestSchemas(
+            query=ObjectSchema((optional("sys_monitoring", "boolean"),)),
+            body=ObjectSchema(
+                (
+                    optional("id", "string"),
+                    required_string("name", min_length=1),
+                    optional("namespace", "string", check=_namespace),
+                    optional("description", "string"),
+                    optional("is_managed", "boolean"),
+                    optional("supports_agentless", "boolean"),
+                    optional("is_default", "boolean"),
+                    optional("is_default_fleet_server", "boolean"),
+                    optional("has_fleet_server", "boolean"),
+                    optional("is_protected", "boolean"),
+                    optional("monitoring_enabled", "array", items="string"),
+                    optional("inactivity_timeout", "number"),
+                    optional("unenroll_timeout", "number"),
+                    optional("data_output_id", "any"),
+                    optional("monitoring_output_id", "any"),
+                    optional("fleet_server_host_id", "any"),
+                    optional("download_source_id", "any"),
+                    optional("agent_features", "array"),
+                    optional("global_data_tags", "array"),
+                    optional("space_ids", "array", items="string"),
+                )
+            ),
+        )
+    if handler == "get_agent_policy":
+        return RequestSchemas(params=ObjectSchema((required_string("agentPolicyId"),)))
+    if handler == "delete_agent_policy":
+        return RequestSchemas(
+            body=ObjectSchema((required_string("agentPolicyId"), optional("force", "boolean")))
+        )
+    if handler == "post_space":
+        return RequestSchemas(
+            body=ObjectSchema(
+                (
+                    required_string("id", check=_space_id),
+                    required_string("name", min_length=1),
+                    optional("description", "string"),
+                    optional("initials", "string", max_length=2),
+                    optional("color", "string"),
+                    optional("disabledFeatures", "array", items="string"),
+                    optional("imageUrl", "string"),
+                    optional("solution", "string"),
+                    optional("_reserved", "boolean"),
+                )
+            )
+        )
+    return RequestSchemas()

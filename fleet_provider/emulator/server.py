@@ -1,0 +1,433 @@
+"""The HTTP server: ``EmulatorServer`` for tests and ``main()`` for the command line."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import socket
+import socketserver
+import struct
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Iterable, Mapping, Sequence
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import FrameType, TracebackType
+from typing import IO, Any
+
+from . import auth
+from .control import PREFIX as CONTROL_PREFIX
+from .control import ControlApi, RequestCounter
+from .faults import FaultInjector, FaultPlanError, FaultRule, parse_plan
+from .messages import ApiRequest, ApiResponse, error_response, reason
+from .models import FleetBackend
+from .responses import KibanaApi
+from .versions import KibanaVersion
+
+DEFAULT_VERSION = "9.5.0"
+_HTML_PAGE = (
+    "<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
+    "<center><h1>{status} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    "</body>\r\n</html>\r\n"
+)
+_GARBAGE = b'{"item":{"id":"'
+
+
+class _Dropped(Exception):
+    """The connection was closed on purpose; nothing is written."""
+
+
+class _HttpServer(ThreadingHTTPServer):
+    """Threads per connection, a deep accept queue and no Nagle delay."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], emulator: EmulatorServer) -> None:
+        self.emulator = emulator
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind resolves the host name (slow); the address is enough.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), int(port)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        sock, address = super().get_request()
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self.connections_lock:
+            self.connections.add(sock)
+        return sock, address
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.connections_lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Shut down every open keep-alive connection."""
+        with self.connections_lock:
+            connections = list(self.connections)
+        for sock in connections:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Reads one request, lets the emulator answer it, writes the answer in one send."""
+
+    protocol_version = "HTTP/1.1"
+    server: _HttpServer
+
+    def do_GET(self) -> None:
+        """Handle GET."""
+        self._serve()
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_GET
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence the default access log; the emulator writes its own."""
+
+    def _serve(self) -> None:
+        started = time.perf_counter()
+        path, _, query = self.path.partition("?")
+        try:
+            request = ApiRequest(
+                method=self.command,
+                path=path,
+                query_string=query,
+                headers={k.lower(): v for k, v in self.headers.items()},
+                body=self._read_body(),
+            )
+            response = self.server.emulator.respond(request, self._drop)
+        except _Dropped as dropped:
+            self.close_connection = True
+            self.server.emulator.log(self.command, path, str(dropped), started)
+            return
+        except Exception:
+            traceback.print_exc(file=sys.stderr)
+            response = error_response(500, "An internal server error occurred.")
+        self._write(response)
+        self.server.emulator.log(self.command, path, str(response.status), started)
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("transfer-encoding", "").lower() == "chunked":
+            chunks: list[bytes] = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline().strip():
+                        pass
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("content-length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _write(self, response: ApiResponse) -> None:
+        body = b"" if self.command == "HEAD" else response.body
+        lines = [
+            f"HTTP/1.1 {response.status} {reason(response.status)}",
+            f"Content-Type: {response.content_type}",
+            f"Content-Length: {len(response.body)}",
+            f"Date: {formatdate(usegmt=True)}",
+            "kbn-name: kibana",
+            "Cache-Control: private, no-cache, no-store, must-revalidate",
+        ]
+        lines += [f"{name}: {value}" for name, value in response.headers.items()]
+        if self.close_connection:
+            lines.append("Connection: close")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        self.wfile.write(head + body)
+
+    def _drop(self, how: str) -> None:
+        """Close the connection without an answer: ``reset`` sends a TCP RST."""
+        if how == "reset":
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+        raise _Dropped(how)
+
+
+class EmulatorServer:
+    """A local Kibana Fleet enrollment-API server; ``start()``, ``url``, ``stop()``.
+
+    Keywords mirror the command line. ``users`` are ``NAME:PASSWORD:ROLE`` strings
+    (default ``elastic:changeme:superuser``), ``api_keys`` ``ENCODED:ROLE`` and
+    ``bearer_tokens`` ``TOKEN:ROLE``; ``faults`` is a plan (mapping) or a JSON file path;
+    ``log_stream`` receives one line per request (nothing when None).
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        kibana_version: str = DEFAULT_VERSION,
+        data: str | os.PathLike[str] | None = None,
+        users: Iterable[str] | None = None,
+        api_keys: Iterable[str] = (),
+        bearer_tokens: Iterable[str] = (),
+        policies: Iterable[str] = (),
+        faults: Mapping[str, Any] | str | os.PathLike[str] | None = None,
+        log_stream: IO[str] | None = None,
+    ) -> None:
+        self.host = host
+        self.requested_port = port
+        self.version = KibanaVersion.parse(kibana_version)
+        users = list(users) if users is not None else []
+        self.credentials = auth.Credentials(users or [auth.DEFAULT_USER], api_keys, bearer_tokens)
+        self.backend = FleetBackend(self.version, os.fspath(data) if data else None, policies)
+        self.api = KibanaApi(self.backend, self.credentials)
+        self.faults = FaultInjector()
+        self.counter = RequestCounter()
+        self.control = ControlApi(self.faults, self.counter, self.reset)
+        self._initial_faults = load_fault_plan(faults) if faults is not None else None
+        if self._initial_faults is not None:
+            self.faults.load(self._initial_faults)
+        self._log_stream = log_stream
+        self._log_lock = threading.Lock()
+        self._httpd: _HttpServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle --------------------------------------------------------------------
+    def bind(self) -> EmulatorServer:
+        """Open the listening socket (``url`` is known from here on)."""
+        if self._httpd is None:
+            self._httpd = _HttpServer((self.host, self.requested_port), self)
+        return self
+
+    def start(self) -> EmulatorServer:
+        """Bind and serve in a background thread."""
+        httpd = self.bind()._httpd
+        assert httpd is not None
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Bind and serve in the calling thread until interrupted."""
+        httpd = self.bind()._httpd
+        assert httpd is not None
+        try:
+            httpd.serve_forever(poll_interval=0.2)
+        finally:
+            self._close()
+
+    def stop(self) -> None:
+        """Stop serving, close connections and the store."""
+        if self._httpd is not None and self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join(timeout=5)
+        self._close()
+
+    def _close(self) -> None:
+        if self._httpd is not None:
+            self._httpd.server_close()
+            self._httpd.close_connections()
+            self._httpd = None
+        self._thread = None
+        self.backend.close()
+
+    def __enter__(self) -> EmulatorServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        """The bound TCP port."""
+        if self._httpd is None:
+            raise RuntimeError("the emulator is not bound yet; call start()")
+        return int(self._httpd.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. ``http://127.0.0.1:5601``."""
+        host = self.host if ":" not in self.host else f"[{self.host}]"
+        return f"http://{host}:{self.port}"
+
+    def reset(self) -> None:
+        """Back to the start state: no keys, policies, spaces, faults or counts."""
+        self.backend.reset()
+        self.faults.clear()
+        self.counter.clear()
+
+    # -- request path -----------------------------------------------------------------
+    def respond(self, request: ApiRequest, drop: Any) -> ApiResponse:
+        """Answer a request, applying fault rules to Kibana API paths."""
+        if request.path.startswith(CONTROL_PREFIX) or request.path == CONTROL_PREFIX.rstrip("/"):
+            return self.control.handle(request)
+        self.counter.count(request.method, request.path)
+        rule = self.faults.decide(request.method, request.path)
+        if rule is None:
+            return self.api.handle(request)
+        return self._apply(rule, request, drop)
+
+    def _apply(self, rule: FaultRule, request: ApiRequest, drop: Any) -> ApiResponse:
+        if rule.action == "reset":
+            drop("reset")
+        if rule.action == "drop_after_commit":
+            self.api.handle(request)
+            drop("dropped")
+        if rule.action == "delay":
+            time.sleep(rule.delay_ms / 1000)
+            return self.api.handle(request)
+        if rule.action == "garbage":
+            return ApiResponse(200, _GARBAGE)
+        status = rule.status or 502
+        if rule.action == "html":
+            page = _HTML_PAGE.format(status=status, reason=reason(status))
+            return ApiResponse(status, page.encode(), "text/html")
+        headers = {}
+        if rule.retry_after is not None:
+            headers["Retry-After"] = f"{rule.retry_after:g}"
+        return error_response(status, rule.message or reason(status), headers)
+
+    def log(self, method: str, path: str, outcome: str, started: float) -> None:
+        """Write one access-log line: method, path (no query), status, milliseconds."""
+        if self._log_stream is None:
+            return
+        elapsed = (time.perf_counter() - started) * 1000
+        with self._log_lock:
+            self._log_stream.write(f"{method} {path} {outcome} {elapsed:.1f}ms\n")
+            self._log_stream.flush()
+
+
+def load_fault_plan(source: Mapping[str, Any] | str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and validate a fault plan from a mapping or a JSON file."""
+    if isinstance(source, Mapping):
+        plan = dict(source)
+    else:
+        with open(source, encoding="utf-8") as handle:
+            try:
+                plan = json.load(handle)
+            except ValueError as err:
+                raise FaultPlanError(f"invalid JSON: {err}") from None
+    parse_plan(plan)
+    return plan
+
+
+# -- command line ---------------------------------------------------------------------
+def _arg(check: Any) -> Any:
+    def convert(text: str) -> Any:
+        try:
+            return check(text)
+        except (ValueError, OSError) as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+
+    convert.__name__ = getattr(check, "__name__", "value")
+    return convert
+
+
+def _port(text: str) -> int:
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise ValueError(f"port must be between 0 and 65535, got {port}")
+    return port
+
+
+def _version(text: str) -> str:
+    KibanaVersion.parse(text)
+    return text
+
+
+def _user(text: str) -> str:
+    auth.parse_user(text)
+    return text
+
+
+def _api_key(text: str) -> str:
+    auth.parse_secret(text, "ENCODED")
+    return text
+
+
+def _bearer(text: str) -> str:
+    auth.parse_secret(text, "TOKEN")
+    return text
+
+
+def _policy(text: str) -> str:
+    if not text.strip():
+        raise ValueError("policy id must not be empty")
+    return text
+
+
+def _data(text: str) -> str:
+    parent = os.path.dirname(os.path.abspath(text))
+    if not os.path.isdir(parent):
+        raise ValueError(f"directory {parent} does not exist")
+    return text
+
+
+def _faults(text: str) -> dict[str, Any]:
+    return load_fault_plan(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``fleet-emulator`` command-line parser."""
+    parser = argparse.ArgumentParser(
+        prog="fleet-emulator",
+        description="A local Kibana Fleet enrollment-API server for tests and demos.",
+    )
+    add = parser.add_argument
+    add("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    add("--port", type=_arg(_port), default=5601, help="TCP port; 0 picks a free one")
+    add("--kibana-version", type=_arg(_version), default=DEFAULT_VERSION, metavar="X.Y.Z")
+    add("--data", type=_arg(_data), metavar="PATH", help="SQLite file that keeps state")
+    add("--user", type=_arg(_user), action="append", metavar="NAME:PASSWORD:ROLE")
+    add("--api-key", type=_arg(_api_key), action="append", metavar="ENCODED:ROLE")
+    add("--bearer-token", type=_arg(_bearer), action="append", metavar="TOKEN:ROLE")
+    add("--policy", type=_arg(_policy), action="append", metavar="ID", help="agent policy at start")
+    add("--faults", type=_arg(_faults), metavar="FILE", help="fault plan (JSON) to load at start")
+    add("--quiet", action="store_true", help="no per-request log lines")
+    return parser
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the emulator until SIGINT/SIGTERM; print the base URL first."""
+    args = build_parser().parse_args(argv)
+    server = EmulatorServer(
+        host=args.host,
+        port=args.port,
+        kibana_version=args.kibana_version,
+        data=args.data,
+        users=args.user,
+        api_keys=args.api_key or (),
+        bearer_tokens=args.bearer_token or (),
+        policies=args.policy or (),
+        faults=args.faults,
+        log_stream=None if args.quiet else sys.stdout,
+    )
+    try:
+        server.bind()
+    except OSError as err:
+        print(f"fleet-emulator: cannot listen on {args.host}:{args.port}: {err}", file=sys.stderr)
+        return 1
+    print(server.url, flush=True)
+    signal.signal(signal.SIGTERM, _interrupt)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.serve_forever()
+    return 0

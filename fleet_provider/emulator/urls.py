@@ -1,0 +1,101 @@
+"""The route table. Every route is also served under ``/s/{space_id}``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+from .versions import KibanaVersion
+
+# Kibana's spaces plugin rewrites /s/<id>/... to /... and remembers the space.
+_SPACE_PREFIX_RE = re.compile(r"^/s/([a-z0-9_\-]+)(/.*)?$")
+
+KEYS = "/api/fleet/enrollment_api_keys"
+# Deprecated in 8.0 and removed in 9.0 (elastic/kibana#198799).
+HYPHEN_KEYS = "/api/fleet/enrollment-api-keys"
+
+AGENTS_ALL = "fleet-agents-all"
+SETUP = "fleet-setup"
+POLICIES_ALL = "fleet-agent-policies-all"
+POLICIES_READ = "fleet-agent-policies-read"
+AGENTS_READ = "fleet-agents-read"
+
+# Each group is "any of"; every group must be satisfied (Kibana's requiredPrivileges).
+Privileges = tuple[tuple[str, ...], ...]
+
+
+def _always(_version: KibanaVersion) -> bool:
+    return True
+
+
+def _hyphen(version: KibanaVersion) -> bool:
+    return version.hyphen_routes
+
+
+@dataclass(frozen=True)
+class Route:
+    """One Kibana route: method, path pattern, handler name and required privileges."""
+
+    method: str
+    path: str
+    handler: str
+    privileges: Privileges = ()
+    versioned: bool = True
+    fleet: bool = True
+    available: Callable[[KibanaVersion], bool] = _always
+    regex: re.Pattern[str] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        pattern = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.path)
+        object.__setattr__(self, "regex", re.compile(f"^{pattern}$"))
+
+
+def _key_routes(base: str, available: Callable[[KibanaVersion], bool]) -> list[Route]:
+    read = ((AGENTS_ALL, SETUP),)
+    write = ((AGENTS_ALL,),)
+    return [
+        Route("POST", base, "post_enrollment_api_key", write, available=available),
+        Route("GET", base, "list_enrollment_api_keys", read, available=available),
+        Route("GET", base + "/{keyId}", "get_enrollment_api_key", read, available=available),
+        Route("DELETE", base + "/{keyId}", "delete_enrollment_api_key", write, available=available),
+    ]
+
+
+ROUTES: tuple[Route, ...] = (
+    *_key_routes(KEYS, _always),
+    *_key_routes(HYPHEN_KEYS, _hyphen),
+    Route("POST", "/api/fleet/agent_policies", "post_agent_policy", ((POLICIES_ALL,),)),
+    Route(
+        "GET",
+        "/api/fleet/agent_policies/{agentPolicyId}",
+        "get_agent_policy",
+        ((POLICIES_READ, AGENTS_READ, SETUP),),
+    ),
+    Route("POST", "/api/fleet/agent_policies/delete", "delete_agent_policy", ((POLICIES_ALL,),)),
+    Route("POST", "/api/spaces/space", "post_space", (("manage_spaces",),), fleet=False),
+    Route("GET", "/api/status", "get_status", versioned=False, fleet=False),
+)
+
+
+def split_space(path: str) -> tuple[str, str]:
+    """Split ``/s/<space>/rest`` into ``(space, /rest)``; other paths are in ``default``."""
+    match = _SPACE_PREFIX_RE.match(path)
+    if match:
+        return match[1], match[2] or "/"
+    return "default", path
+
+
+def resolve(method: str, path: str, version: KibanaVersion) -> tuple[Route, dict[str, str]] | None:
+    """The route serving ``method path`` (space prefix removed) and its path params."""
+    if len(path) > 1:
+        # Kibana's router strips one trailing slash.
+        path = path.rstrip("/") or "/"
+    for route in ROUTES:
+        if route.method != method or not route.available(version):
+            continue
+        match = route.regex.match(path)
+        if match:
+            return route, {k: unquote(v) for k, v in match.groupdict().items()}
+    return None
