@@ -26,6 +26,9 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(PY) -m pytest
 
+demo: $(STAMP)  ## the quickstart against the local emulator (needs the pulumi CLI)
+	bash scripts/demo.sh
+
 emulator: $(STAMP)  ## run the local Kibana Fleet API on :5601 with one policy
 	$(PY) -m fleet_provider.emulator --policy fleet-server-policy
 
