@@ -18,6 +18,7 @@ import fcntl
 import json
 import os
 import secrets
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -166,6 +167,8 @@ class FixtureProvider(dynamic.ResourceProvider):
             data["log"][-1]["id"] = id_
             obj = {"inputs": inputs, "token": f"tok-{secrets.token_hex(12)}", "seq": data["seq"]}
             data["objects"][id_] = obj
+        # Provider output is shown to the user by the CLI; tests find it in the host's stderr.
+        print(f"fixture: created {inputs.get('name')} as {id_}", file=sys.stderr)
         return dynamic.CreateResult(id_, self._outs(obj))
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:

@@ -147,6 +147,16 @@ def run_program(
     )
 
 
+def _quiet_unobserved(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """Drop "exception was never retrieved" noise from a failed run's leftover futures.
+
+    The SDK's program hosts do the same (pulumi/automation/_server.py
+    ``_suppress_unobserved_task_logging``); the failure itself is reported by the engine.
+    """
+    if "never retrieved" not in str(context.get("message", "")):
+        loop.default_exception_handler(context)
+
+
 def _run_in_context(
     fn: Callable[[], Awaitable[None] | None],
     monitor: mocks.MockMonitor,
@@ -172,6 +182,7 @@ def _run_in_context(
         ROOT.set(None)
         set_all_config(dict(config), list(secret_keys))
         loop = asyncio.new_event_loop()
+        loop.set_exception_handler(_quiet_unobserved)
         asyncio.set_event_loop(loop)
         try:
             loop.run_until_complete(run_in_stack(fn))
