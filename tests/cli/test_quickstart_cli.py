@@ -36,7 +36,7 @@ def _pulumi(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess
 
 
 def test_quickstart_up_and_destroy(tmp_path: Path) -> None:
-    with EmulatorServer(port=0, policies=["fleet-server-policy"], quiet=True) as kibana:
+    with EmulatorServer(port=0, policies=["fleet-server-policy"]) as kibana:
         env = {
             **os.environ,
             "KIBANA_ENDPOINT": kibana.url,
