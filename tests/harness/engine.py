@@ -8,6 +8,11 @@ Typical use::
         engine.refresh()
         engine.destroy()
 
+A program is a callable (it may return a mapping of exports) or a project directory. To make an
+input unknown during preview, pass ``unknown_during_preview(value)`` as the input: the provider's
+check and diff then receive ``pulumi.output.Unknown`` (the wire sentinel :data:`UNKNOWN`), while
+``up`` sends ``value``.
+
 The program runs in-process; its resource monitor is :class:`EngineMonitor`, whose
 ``RegisterResource`` performs the engine's steps (Check, Diff, Create, Update, replace) against
 the host over gRPC and answers with the real ids and outputs. Engine behaviour reproduced here is
@@ -24,7 +29,7 @@ import os
 import threading
 import traceback
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -409,7 +414,7 @@ class Engine:
         self._put(old, new)
         # step.go: after a refresh the engine diffs the refreshed state against the old inputs
         # (olds=refreshed outputs, news=old inputs) to show what the refresh changed.
-        diff = self.diff(new, old.inputs, inputs, allow_unknowns=False)
+        diff = self.diff(new, old.inputs, inputs)
         return Step(
             "refresh",
             old.urn,
@@ -436,7 +441,7 @@ class Engine:
         """Send one RPC; a gRPC error (provider exception: UNKNOWN + traceback) → EngineError."""
         return self._call_host(lambda: self.host.call(method, request), urn, method)
 
-    def _call_host(self, send: Any, urn: str, method: str = "Configure") -> Any:
+    def _call_host(self, send: Callable[[], Any], urn: str, method: str = "Configure") -> Any:
         try:
             return send()
         except grpc.RpcError as exc:
@@ -488,7 +493,6 @@ class Engine:
         news: PropertyMap,
         old_inputs: PropertyMap,
         *,
-        allow_unknowns: bool,
         ignore_changes: Iterable[str] = (),
     ) -> _Diff:
         """Diff(olds=old OUTPUTS, news, old_inputs); DIFF_UNKNOWN falls back to an input diff."""
@@ -738,6 +742,7 @@ class _Deployment:
     # ------------------------------------------------------------- the run
 
     def run(self, program: Program) -> OperationResult:
+        """Run the program, then the deletes; raise the first EngineError of the run."""
         engine = self.engine
         monitor = EngineMonitor(self)
         try:
@@ -826,6 +831,7 @@ class _Deployment:
 
     @property
     def stack_urn(self) -> str:
+        """The stack's URN (its project may come from the program's Pulumi.yaml)."""
         stack = self.engine.stack
         return f"urn:pulumi:{stack}::{self.project}::{STACK_TYPE}::{self.project}-{stack}"
 
@@ -894,7 +900,6 @@ class _Deployment:
             old,
             checked,
             old.inputs,
-            allow_unknowns=self.dry_run,
             ignore_changes=options.ignore_changes,
         )
         if diff.changes == "some":

@@ -230,6 +230,11 @@ class ProviderHost:
         return self.stdout + self.stderr
 
     @property
+    def pid(self) -> int:
+        """The host's process id."""
+        return self._proc.pid
+
+    @property
     def alive(self) -> bool:
         """Whether the host process is still running."""
         return self._proc.poll() is None

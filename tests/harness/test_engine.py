@@ -13,10 +13,12 @@ from pulumi.runtime import settings
 
 from tests.harness.engine import (
     UNKNOWN,
+    ConfigSecret,
     Engine,
     EngineError,
     EngineMonitor,
     ProviderHost,
+    ProviderHostError,
     secret,
     unknown_during_preview,
 )
@@ -25,7 +27,10 @@ from tests.harness.wire import from_struct
 
 pytestmark = pytest.mark.e2e
 
-CONFIG = {"fixture:label": "from-config", "fixture:password": secret("cfg-pa55word")}
+CONFIG: dict[str, str | ConfigSecret] = {
+    "fixture:label": "from-config",
+    "fixture:password": secret("cfg-pa55word"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +42,10 @@ def remote(tmp_path_factory: pytest.TempPathFactory) -> Remote:
 @pytest.fixture(scope="module")
 def host(remote: Remote) -> Iterator[ProviderHost]:
     """One provider host per module, as the engine uses one plugin process per deployment."""
-    with ProviderHost(env={STATE_ENV: str(remote.path)}, exclude_env=["KIBANA_*"]) as host:
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("KIBANA_API_KEY", "must-not-reach-the-host")
+        host = ProviderHost(env={STATE_ENV: str(remote.path)}, exclude_env=["KIBANA_*"])
+    with host:
         Engine(host).configure(CONFIG)
         yield host
 
@@ -327,10 +335,22 @@ def test_pulumi_settings_are_restored(engine: Engine) -> None:
     assert not pulumi.runtime.is_dry_run()
 
 
-def test_host_environment(host: ProviderHost) -> None:
+def test_host_environment(host: ProviderHost, remote: Remote) -> None:
     assert host.alive
-    assert host.env["PULUMI_PROJECT"] == "fleet-provider"
-    assert not any(k.startswith("KIBANA_") for k in host.env)
+    environ = dict(
+        item.split("=", 1)
+        for item in Path(f"/proc/{host.pid}/environ").read_text().split("\0")
+        if "=" in item
+    )
+    assert environ["PULUMI_PROJECT"] == "fleet-provider"
+    assert environ[STATE_ENV] == str(remote.path)
+    assert "KIBANA_API_KEY" not in environ
     configure = host.calls_of("Configure")[0].request
     assert configure.acceptSecrets
     assert from_struct(configure.args)["fixture:password"]["value"] == "cfg-pa55word"
+    assert host.stdout.splitlines()[0] == str(host.port)
+
+
+def test_host_that_does_not_start() -> None:
+    with pytest.raises(ProviderHostError, match="did not print its port"):
+        ProviderHost(python="/bin/false", timeout=5)
