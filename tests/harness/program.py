@@ -8,6 +8,7 @@ import contextvars
 import os
 import runpy
 import sys
+import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from inspect import isawaitable
@@ -125,8 +126,8 @@ def run_program(
 
     This follows the SDK's inline-program host (pulumi/automation/_server.py, ``Run``): fresh
     settings and config inside a copied ``contextvars`` context, then ``run_in_stack`` on a new
-    event loop. Every pulumi global (``settings.SETTINGS``, config, the root stack) is a
-    ContextVar, so nothing leaks into the caller once the copied context is left.
+    event loop, on a thread of its own. Every pulumi global (``settings.SETTINGS``, config, the
+    root stack) is a ContextVar, so nothing leaks into the caller once the context is left.
     ``set_mocks`` is not used because it creates and finishes a root Stack eagerly, which would
     swallow the program's ``pulumi.export`` calls.
     """
@@ -195,4 +196,18 @@ def _run_in_context(
             loop.close()
             asyncio.set_event_loop(None)
 
-    contextvars.copy_context().run(run)
+    # A thread of its own keeps the event loop (and the copied context) away from the caller's
+    # thread, as the Automation API runs inline programs on gRPC worker threads.
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            contextvars.copy_context().run(run)
+        except BaseException as exc:  # re-raised in the caller's thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=target, name="pulumi-program")
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
