@@ -1,0 +1,49 @@
+"""Conformance fixtures: one target per session, a clean state for every test."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from tests.conformance.target import Target
+from tests.conftest import StartEmulator
+
+
+@pytest.fixture(scope="session")
+def target(request: pytest.FixtureRequest) -> Target:
+    """The Kibana under test (the session emulator unless FLEET_CONFORMANCE_URL is set)."""
+    real = Target.from_environment()
+    if real is not None:
+        return real
+    emulator = request.getfixturevalue("emulator")
+    return Target(emulator.url, emulator=emulator)
+
+
+@pytest.fixture(autouse=True)
+def _clean_target(target: Target) -> Iterator[None]:
+    target.reset()
+    yield
+    if not target.is_emulator:
+        target.reset()
+
+
+@pytest.fixture
+def policy_id(target: Target) -> str:
+    """A fresh agent policy (with its Default key) in the default space."""
+    return target.create_policy()
+
+
+@pytest.fixture(scope="session")
+def at_version(start_emulator: StartEmulator) -> Callable[[str], Target]:
+    """A Target on a session emulator of another Kibana version, reset on every call."""
+    targets: dict[str, Target] = {}
+
+    def make(version: str) -> Target:
+        if version not in targets:
+            server = start_emulator(kibana_version=version)
+            targets[version] = Target(server.url, emulator=server)
+        targets[version].reset()
+        return targets[version]
+
+    return make

@@ -1,0 +1,141 @@
+"""Cross-cutting behaviour: authentication, kbn-xsrf, API versions, routing."""
+
+from __future__ import annotations
+
+import requests
+
+from tests.conformance.target import KEYS, Target, assert_error
+
+BAD_USER = "conformance-nobody"
+
+
+def _bare(target: Target, method: str, path: str, **options: object) -> requests.Response:
+    return requests.request(method, target.url + path, timeout=30, **options)  # type: ignore[arg-type]
+
+
+def test_no_credentials_is_401(target: Target) -> None:
+    assert_error(_bare(target, "GET", KEYS), 401, "Unauthorized")
+
+
+def test_wrong_password_is_401_with_the_security_exception(target: Target) -> None:
+    response = _bare(target, "GET", KEYS, auth=(BAD_USER, "wrong"))
+    reason = f"unable to authenticate user [{BAD_USER}] for REST request [/_security/_authenticate]"
+    assert_error(
+        response, 401, f"[security_exception: [security_exception] Reason: {reason}]: {reason}"
+    )
+
+
+def test_unknown_api_key_is_401(target: Target) -> None:
+    response = _bare(target, "GET", KEYS, headers={"Authorization": "ApiKey bm9wZTpub3Bl"})
+    assert response.status_code == 401
+
+
+def test_bad_credentials_win_over_a_missing_xsrf_header(target: Target) -> None:
+    response = _bare(target, "POST", KEYS, auth=(BAD_USER, "wrong"), json={})
+    assert response.status_code == 401
+
+
+def test_post_without_kbn_xsrf_is_400(target: Target, policy_id: str) -> None:
+    response = target.request("POST", KEYS, json={"policy_id": policy_id})
+    assert_error(response, 400, "Request must contain a kbn-xsrf header.")
+
+
+def test_delete_without_kbn_xsrf_is_400(target: Target, policy_id: str) -> None:
+    item = target.create_key(policy_id, "web")
+    response = target.request("DELETE", f"{KEYS}/{item['id']}")
+    assert_error(response, 400, "Request must contain a kbn-xsrf header.")
+
+
+def test_kbn_xsrf_with_an_empty_value_is_enough(target: Target, policy_id: str) -> None:
+    response = target.request("POST", KEYS, json={"policy_id": policy_id}, headers={"kbn-xsrf": ""})
+    assert response.status_code == 200
+
+
+def test_kbn_version_header_stands_in_for_kbn_xsrf(target: Target, policy_id: str) -> None:
+    headers = {"kbn-version": str(target.version)}
+    response = target.request("POST", KEYS, json={"policy_id": policy_id}, headers=headers)
+    assert response.status_code == 200
+
+
+def test_xsrf_is_checked_before_body_validation(target: Target) -> None:
+    response = target.request("POST", KEYS, json={})
+    assert_error(response, 400, "Request must contain a kbn-xsrf header.")
+
+
+def test_get_needs_no_kbn_xsrf(target: Target) -> None:
+    assert target.request("GET", KEYS).status_code == 200
+
+
+def test_responses_carry_the_elastic_api_version_header(target: Target) -> None:
+    assert target.get(KEYS).headers["elastic-api-version"] == "2023-10-31"
+
+
+def test_validation_errors_carry_the_elastic_api_version_header(target: Target) -> None:
+    response = target.post(KEYS, json={})
+    assert response.headers["elastic-api-version"] == "2023-10-31"
+
+
+def test_explicit_api_version_2023_10_31_is_accepted(target: Target) -> None:
+    response = target.get(KEYS, headers={"elastic-api-version": "2023-10-31"})
+    assert response.status_code == 200
+
+
+def test_unknown_api_version_is_400(target: Target) -> None:
+    response = target.get(f"{KEYS}/abc", headers={"elastic-api-version": "2024-01-01"})
+    assert_error(
+        response,
+        400,
+        'No version "2024-01-01" available for [get] [/api/fleet/enrollment_api_keys/{keyId}]. '
+        "Available versions are: [2023-10-31]",
+    )
+
+
+def test_malformed_api_version_is_400(target: Target) -> None:
+    response = target.get(KEYS, headers={"elastic-api-version": "1"})
+    assert_error(
+        response,
+        400,
+        'Invalid version. Received "1", expected a valid date string formatted as YYYY-MM-DD.',
+    )
+
+
+def test_api_version_query_parameter_is_400(target: Target) -> None:
+    response = target.get(KEYS, params={"apiVersion": "2023-10-31"})
+    assert_error(
+        response,
+        400,
+        'Use of query parameter "apiVersion" is not allowed. Please specify the API version '
+        'using the "elastic-api-version" header.',
+    )
+
+
+def test_api_version_is_checked_before_validation(target: Target) -> None:
+    response = target.post(KEYS, json={}, headers={"elastic-api-version": "v1"})
+    assert response.json()["message"].startswith("Invalid version.")
+
+
+def test_hyphen_route_is_gone_in_9x(target: Target) -> None:
+    target.require("core_authz")
+    assert_error(target.get("/api/fleet/enrollment-api-keys"), 404, "Not Found")
+
+
+def test_unknown_path_is_404_even_without_credentials(target: Target) -> None:
+    assert_error(_bare(target, "GET", "/api/fleet/nothing_here"), 404, "Not Found")
+
+
+def test_unsupported_method_is_404(target: Target) -> None:
+    assert target.request("PUT", KEYS, headers={"kbn-xsrf": "x"}).status_code == 404
+
+
+def test_trailing_slash_is_accepted(target: Target) -> None:
+    assert target.get(KEYS + "/").status_code == 200
+
+
+def test_status_reports_the_version_and_availability(target: Target) -> None:
+    body = target.get("/api/status").json()
+    assert body["status"]["overall"]["level"] == "available"
+    assert body["version"]["number"].startswith(str(target.version))
+
+
+def test_status_needs_credentials(target: Target) -> None:
+    assert _bare(target, "GET", "/api/status").status_code == 401

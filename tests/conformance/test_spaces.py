@@ -1,0 +1,87 @@
+"""Space isolation with Fleet space awareness on (new 9.1+ clusters)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.conformance.target import KEYS, Target, assert_error
+
+
+@pytest.fixture
+def space(target: Target) -> str:
+    target.require("space_aware")
+    space_id = f"conf-{uuid.uuid4().hex[:8]}"
+    if target.is_emulator:
+        response = target.post("/api/spaces/space", json={"id": space_id, "name": space_id})
+        assert response.status_code == 200, response.text
+        return space_id
+    pytest.skip("creating spaces on a real Kibana is left to the operator")
+
+
+def test_key_of_another_space_is_404_in_namespace(target: Target, space: str) -> None:
+    policy = target.create_policy(space=space)
+    [key] = target.keys_of(policy, space=space)
+    response = target.get(f"{KEYS}/{key['id']}")
+    assert_error(response, 404, f"Enrollment api key {key['id']} not found in namespace")
+
+
+def test_key_is_readable_from_its_own_space(target: Target, space: str) -> None:
+    policy = target.create_policy(space=space)
+    [key] = target.keys_of(policy, space=space)
+    assert target.get(f"{KEYS}/{key['id']}", space=space).status_code == 200
+
+
+def test_list_shows_only_the_space_keys(target: Target, space: str, policy_id: str) -> None:
+    target.create_policy(space=space)
+    default_ids = {item["id"] for item in target.get(KEYS).json()["items"]}
+    space_items = target.get(KEYS, space=space).json()["items"]
+    assert space_items
+    assert not default_ids & {item["id"] for item in space_items}
+
+
+def test_create_with_a_policy_of_another_space_is_404(target: Target, space: str) -> None:
+    policy = target.create_policy(space=space)
+    response = target.post(KEYS, json={"policy_id": policy})
+    assert_error(response, 404, f'Agent policy "{policy}" not found')
+
+
+def test_delete_of_a_key_from_another_space_is_404(target: Target, space: str) -> None:
+    policy = target.create_policy(space=space)
+    [key] = target.keys_of(policy, space=space)
+    response = target.delete(f"{KEYS}/{key['id']}")
+    assert response.status_code == 404
+    assert target.get(f"{KEYS}/{key['id']}", space=space).json()["item"]["active"] is True
+
+
+def test_unknown_space_behaves_as_an_empty_space(target: Target, policy_id: str) -> None:
+    target.require("space_aware")
+    response = target.get(KEYS, space=f"never-made-{uuid.uuid4().hex[:6]}")
+    assert (response.status_code, response.json()["total"]) == (200, 0)
+
+
+def test_space_prefix_for_the_default_space_sees_default_keys(
+    target: Target, policy_id: str
+) -> None:
+    assert target.keys_of(policy_id, space="default")
+
+
+def test_duplicate_name_check_ignores_spaces(target: Target, space: str) -> None:
+    policy = target.create_policy(space=space)
+    target.create_key(policy, "web", space=space)
+    response = target.post(KEYS, json={"policy_id": policy, "name": "web"}, space=space)
+    assert response.status_code == 409
+
+
+def test_creating_an_existing_space_is_409(target: Target, space: str) -> None:
+    response = target.post("/api/spaces/space", json={"id": space, "name": space})
+    assert_error(response, 409, f"A space with the identifier {space} already exists.")
+
+
+def test_space_id_with_capitals_is_400(target: Target) -> None:
+    target.require_emulator("creates a space")
+    response = target.post("/api/spaces/space", json={"id": "Bad", "name": "Bad"})
+    assert_error(
+        response, 400, "[request body.id]: must be lower case, a-z, 0-9, '_', and '-' are allowed"
+    )

@@ -1,0 +1,175 @@
+"""Behaviour that differs between Kibana 8.x, 9.0-9.4 and 9.5+ (emulator versions)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+import requests
+
+from tests.conformance.target import KEYS, XSRF, Target, assert_error
+from tests.conftest import StartEmulator
+
+AtVersion = Callable[[str], Target]
+POLICIES = "/api/fleet/agent_policies"
+
+
+@pytest.fixture
+def at(target: Target, at_version: AtVersion) -> AtVersion:
+    target.require_emulator("other Kibana versions are emulator switches")
+    return at_version
+
+
+# -- 8.x --------------------------------------------------------------------------------
+def test_8x_duplicate_name_is_400(at: AtVersion) -> None:
+    kibana = at("8.19.0")
+    policy = kibana.create_policy()
+    kibana.create_key(policy, "web")
+    response = kibana.post(KEYS, json={"policy_id": policy, "name": "web"})
+    assert_error(
+        response, 400, f"An enrollment key named web already exists for agent policy {policy}"
+    )
+
+
+def test_8x_unknown_policy_is_400(at: AtVersion) -> None:
+    response = at("8.19.0").post(KEYS, json={"policy_id": "nope"})
+    assert_error(response, 400, 'Agent policy "nope" not found')
+
+
+def test_8x_get_unknown_key_is_404_with_boom_wording(at: AtVersion) -> None:
+    assert_error(at("8.19.0").get(f"{KEYS}/abc"), 404, "EnrollmentAPIKey abc not found")
+
+
+def test_8x_delete_unknown_key_is_404_with_boom_wording(at: AtVersion) -> None:
+    assert_error(at("8.19.0").delete(f"{KEYS}/abc"), 404, "EnrollmentAPIKey abc not found")
+
+
+def test_8x_serves_the_deprecated_hyphen_routes(at: AtVersion) -> None:
+    kibana = at("8.19.0")
+    created = kibana.post(
+        "/api/fleet/enrollment-api-keys", json={"policy_id": "fleet-server-policy"}
+    )
+    assert created.status_code == 200
+    listed = kibana.get("/api/fleet/enrollment-api-keys").json()
+    assert created.json()["item"]["id"] in {item["id"] for item in listed["items"]}
+
+
+def test_8x_items_have_no_hidden_field(at: AtVersion) -> None:
+    kibana = at("8.19.0")
+    item = kibana.create_key("fleet-server-policy", "web")
+    listed = kibana.get(f"{KEYS}/{item['id']}").json()["item"]
+    assert "hidden" not in item
+    assert "hidden" not in listed
+
+
+def test_8x_accepts_and_ignores_expiration(at: AtVersion) -> None:
+    item = at("8.19.0").create_key("fleet-server-policy", "web", expiration="0d")
+    assert "expire_at" not in item
+
+
+def test_8x_keys_are_visible_from_every_space(at: AtVersion) -> None:
+    kibana = at("8.19.0")
+    policy = kibana.create_policy(space="marketing")
+    [key] = kibana.keys_of(policy)
+    assert kibana.get(f"{KEYS}/{key['id']}", space="other").status_code == 200
+
+
+def test_8x_forbidden_is_bare_and_comes_after_validation(
+    target: Target, start_emulator: StartEmulator
+) -> None:
+    target.require_emulator("roles are the emulator's own")
+    server = start_emulator(kibana_version="8.19.0", users=["reader:pw:fleet-read"])
+    server.reset()
+    invalid = requests.post(
+        server.url + KEYS, auth=("reader", "pw"), headers=XSRF, json={}, timeout=30
+    )
+    assert invalid.status_code == 400
+    valid = requests.post(
+        server.url + KEYS,
+        auth=("reader", "pw"),
+        headers=XSRF,
+        json={"policy_id": "fleet-server-policy"},
+        timeout=30,
+    )
+    assert_error(valid, 403, "Forbidden")
+
+
+def test_8_14_does_not_check_kuery_fields(at: AtVersion) -> None:
+    response = at("8.14.0").get(KEYS, params={"kuery": "non_existent_parameter:x"})
+    assert (response.status_code, response.json()["total"]) == (200, 0)
+
+
+# -- 9.0 - 9.4 --------------------------------------------------------------------------
+def test_9_0_keys_are_visible_from_every_space(at: AtVersion) -> None:
+    kibana = at("9.0.0")
+    policy = kibana.create_policy(space="marketing")
+    [key] = kibana.keys_of(policy)
+    assert kibana.get(f"{KEYS}/{key['id']}").status_code == 200
+
+
+def test_9_2_ignores_expiration(at: AtVersion) -> None:
+    item = at("9.2.0").create_key("fleet-server-policy", "web", expiration="0d")
+    assert "expire_at" not in item
+
+
+def test_9_2_ignores_force_delete_and_only_revokes(at: AtVersion) -> None:
+    kibana = at("9.2.0")
+    item = kibana.create_key("fleet-server-policy", "web")
+    response = kibana.delete(f"{KEYS}/{item['id']}", params={"forceDelete": "true"})
+    assert response.status_code == 200
+    assert kibana.get(f"{KEYS}/{item['id']}").json()["item"]["active"] is False
+
+
+def test_9_2_delete_unknown_key_uses_the_service_wording(at: AtVersion) -> None:
+    assert_error(at("9.2.0").delete(f"{KEYS}/abc"), 404, "Enrollment api key abc not found")
+
+
+def test_9_2_duplicate_name_is_409(at: AtVersion) -> None:
+    kibana = at("9.2.0")
+    kibana.create_key("fleet-server-policy", "web")
+    response = kibana.post(KEYS, json={"policy_id": "fleet-server-policy", "name": "web"})
+    assert response.status_code == 409
+
+
+def test_9_4_returns_expire_at(at: AtVersion) -> None:
+    assert "expire_at" in at("9.4.0").create_key("fleet-server-policy", "web", expiration="1h")
+
+
+def test_9_4_validates_expiration(at: AtVersion) -> None:
+    body = {"policy_id": "fleet-server-policy", "expiration": "0d"}
+    assert at("9.4.0").post(KEYS, json=body).status_code == 400
+
+
+def test_9_4_revokes_hidden_keys_on_a_plain_delete(at: AtVersion) -> None:
+    kibana = at("9.4.0")
+    [key] = kibana.keys_of(kibana.create_policy(managed=True))
+    assert kibana.delete(f"{KEYS}/{key['id']}").status_code == 200
+    assert kibana.get(f"{KEYS}/{key['id']}").json()["item"]["active"] is False
+
+
+def test_9_4_policy_delete_revokes_its_keys(at: AtVersion) -> None:
+    kibana = at("9.4.0")
+    policy = kibana.create_policy()
+    item = kibana.create_key(policy, "web")
+    kibana.post(f"{POLICIES}/delete", json={"agentPolicyId": policy})
+    assert kibana.get(f"{KEYS}/{item['id']}").json()["item"]["active"] is False
+
+
+def test_9_4_recreated_policy_gets_no_default_key_while_revoked_keys_remain(
+    at: AtVersion,
+) -> None:
+    kibana = at("9.4.0")
+    policy = kibana.create_policy()
+    kibana.post(f"{POLICIES}/delete", json={"agentPolicyId": policy})
+    body = {"id": policy, "name": policy, "namespace": "default"}
+    assert kibana.post(POLICIES, json=body).status_code == 200
+    assert [key["active"] for key in kibana.keys_of(policy)] == [False]
+
+
+def test_9_5_recreated_policy_gets_a_new_default_key(at: AtVersion) -> None:
+    kibana = at("9.5.0")
+    policy = kibana.create_policy()
+    kibana.post(f"{POLICIES}/delete", json={"agentPolicyId": policy})
+    body = {"id": policy, "name": policy, "namespace": "default"}
+    assert kibana.post(POLICIES, json=body).status_code == 200
+    assert [key["active"] for key in kibana.keys_of(policy)] == [True]

@@ -1,0 +1,42 @@
+"""Shared fixtures: the Fleet emulator, started once per session."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from fleet_provider.emulator import EmulatorServer
+
+DEFAULT_POLICY = "fleet-server-policy"
+
+StartEmulator = Callable[..., EmulatorServer]
+
+
+@pytest.fixture(scope="session")
+def start_emulator() -> Iterator[StartEmulator]:
+    """Start (or reuse) an emulator with the given EmulatorServer keywords.
+
+    ``start_emulator(kibana_version="8.19.0")`` returns the session's server for those
+    keywords (``policies`` defaults to ``["fleet-server-policy"]``); callers that need
+    an empty state reset it with ``server.reset()``. All are stopped at session end.
+    """
+    servers: dict[str, EmulatorServer] = {}
+
+    def start(**options: Any) -> EmulatorServer:
+        options.setdefault("policies", [DEFAULT_POLICY])
+        key = repr(sorted((name, repr(value)) for name, value in options.items()))
+        if key not in servers:
+            servers[key] = EmulatorServer(**options).start()
+        return servers[key]
+
+    yield start
+    for server in servers.values():
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def emulator(start_emulator: StartEmulator) -> EmulatorServer:
+    """The session's emulator: Kibana 9.5.0 with agent policy ``fleet-server-policy``."""
+    return start_emulator(kibana_version="9.5.0")
