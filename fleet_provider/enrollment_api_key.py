@@ -164,7 +164,9 @@ class EnrollmentApiKeyProvider(dynamic.ResourceProvider):
 
         unknown_keys = sorted(set(news) - set(INPUT_KEYS) - {"__provider"})
         for key in unknown_keys:
-            failures.append(dynamic.CheckFailure(key, f"{key}: not an input of EnrollmentApiKey"))
+            failures.append(
+                dynamic.CheckFailure(key, f"{key} is not an input of EnrollmentApiKey: remove it")
+            )
 
         for key, validate in (
             ("policy_id", _check_policy_id),
@@ -186,7 +188,7 @@ class EnrollmentApiKeyProvider(dynamic.ResourceProvider):
             failures.append(
                 dynamic.CheckFailure(
                     "policy_id",
-                    "policy_id: is required: set it to the id of the agent policy the key "
+                    "policy_id is required: set it to the id of the agent policy the key "
                     "enrolls agents into",
                 )
             )
@@ -535,8 +537,8 @@ class EnrollmentApiKey(dynamic.Resource, module=RESOURCE_MODULE, name=RESOURCE_N
             if policy_id is None:
                 raise InputError(
                     "policy_id",
-                    f"EnrollmentApiKey {resource_name!r} needs policy_id, the id of the agent "
-                    "policy the key enrolls agents into",
+                    f"is required: EnrollmentApiKey {resource_name!r} needs the id of the agent "
+                    "policy its key enrolls agents into",
                 )
             args = EnrollmentApiKeyArgs(
                 policy_id=policy_id, name=name, expiration=expiration, space_id=space_id

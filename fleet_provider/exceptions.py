@@ -40,7 +40,7 @@ class InputError(FleetError):
     """A resource input is invalid; ``property_name`` names it."""
 
     def __init__(self, property_name: str, message: str) -> None:
-        super().__init__(f"{property_name}: {message}")
+        super().__init__(f"{property_name} {message}")
         self.property_name = property_name
         self.reason = message
 

@@ -27,27 +27,27 @@ def test_future_timestamp_becomes_seconds_from_now() -> None:
     [
         (
             "0d",
-            "expiration: '0d' is not a duration: use a whole number followed by d, h, m or s, "
+            "expiration '0d' is not a duration: use a whole number followed by d, h, m or s, "
             "e.g. 30d, 24h, 90m, 60s",
         ),
         (
             "500ms",
-            "expiration: '500ms' is not a duration: use a whole number followed by d, h, m or "
+            "expiration '500ms' is not a duration: use a whole number followed by d, h, m or "
             "s, e.g. 30d, 24h, 90m, 60s",
         ),
-        ("106752d", "expiration: '106752d' is longer than Elasticsearch allows: at most 106751d"),
+        ("106752d", "expiration '106752d' is longer than Elasticsearch allows: at most 106751d"),
         (
             "2025-12-31T23:59:59Z",
-            "expiration: '2025-12-31T23:59:59Z' is in the past: give a future timestamp, or a "
+            "expiration '2025-12-31T23:59:59Z' is in the past: give a future timestamp, or a "
             "duration such as 90d",
         ),
         (
             "2027-01-01T00:00:00",
-            "expiration: '2027-01-01T00:00:00' has no time zone: add Z or an offset such as +02:00",
+            "expiration '2027-01-01T00:00:00' has no time zone: add Z or an offset such as +02:00",
         ),
         (
             "next week",
-            "expiration: 'next week' is neither a duration (30d, 24h, 90m, 60s) nor an ISO-8601 "
+            "expiration 'next week' is neither a duration (30d, 24h, 90m, 60s) nor an ISO-8601 "
             "timestamp (2027-01-01T00:00:00Z)",
         ),
     ],

@@ -126,47 +126,47 @@ def test_check_keeps_a_fixed_name_and_takes_the_configured_space(kibana: Kibana)
         (
             {},
             "policy_id",
-            "policy_id: is required: set it to the id of the agent policy the key enrolls "
+            "policy_id is required: set it to the id of the agent policy the key enrolls "
             "agents into",
         ),
         (
             {"policy_id": "  "},
             "policy_id",
-            "policy_id: must not be empty: set it to the id of an agent policy",
+            "policy_id must not be empty: set it to the id of an agent policy",
         ),
-        ({"policy_id": 7.0}, "policy_id", "policy_id: must be a string, not float"),
+        ({"policy_id": 7.0}, "policy_id", "policy_id must be a string, not float"),
         (
             {"policy_id": "p", "name": ""},
             "name",
-            "name: must not be empty: give a name, or leave it out for an automatic one",
+            "name must not be empty: give a name, or leave it out for an automatic one",
         ),
         (
             {"policy_id": "p", "name": " web"},
             "name",
-            "name: ' web' has leading or trailing spaces: remove them",
+            "name ' web' has leading or trailing spaces: remove them",
         ),
         (
             {"policy_id": "p", "expiration": "1y"},
             "expiration",
-            "expiration: '1y' is not a duration: use a whole number followed by d, h, m or s, "
+            "expiration '1y' is not a duration: use a whole number followed by d, h, m or s, "
             "e.g. 30d, 24h, 90m, 60s",
         ),
         (
             {"policy_id": "p", "expiration": "2020-01-01T00:00:00Z"},
             "expiration",
-            "expiration: '2020-01-01T00:00:00Z' is in the past: give a future timestamp, or a "
+            "expiration '2020-01-01T00:00:00Z' is in the past: give a future timestamp, or a "
             "duration such as 90d",
         ),
         (
             {"policy_id": "p", "space_id": "My Space"},
             "space_id",
-            "space_id: 'My Space' is not a Kibana space id: use lower-case letters, digits, "
+            "space_id 'My Space' is not a Kibana space id: use lower-case letters, digits, "
             "'_' and '-'",
         ),
         (
             {"policy_id": "p", "policyId": "p"},
             "policyId",
-            "policyId: not an input of EnrollmentApiKey",
+            "policyId is not an input of EnrollmentApiKey: remove it",
         ),
     ],
 )

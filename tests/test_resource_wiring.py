@@ -112,7 +112,7 @@ def test_inputs_accept_outputs(monitor: _CapturingMonitor) -> Any:
 
 
 def test_missing_policy_id_fails_before_registering(monitor: _CapturingMonitor) -> None:
-    with pytest.raises(InputError, match=r"^policy_id: EnrollmentApiKey 'k' needs policy_id"):
+    with pytest.raises(InputError, match=r"^policy_id is required: EnrollmentApiKey 'k' needs the id"):
         EnrollmentApiKey("k")
     assert "k" not in monitor.requests
 
