@@ -426,8 +426,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as err:
         print(f"fleet-emulator: cannot listen on {args.host}:{args.port}: {err}", file=sys.stderr)
         return 1
-    print(server.url, flush=True)
     signal.signal(signal.SIGTERM, _interrupt)
+    print(server.url, flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
     return 0
