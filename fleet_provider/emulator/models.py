@@ -351,7 +351,7 @@ class FleetBackend:
     def _check_unique_name(self, policy_id: str, name: str) -> None:
         for _key_id, doc in self._keys_of_policy(policy_id):
             existing = doc.get("name") or ""
-            # JavaScript's String.replace with a string replaces the first occurrence only.
+            # Kibana 7.13+ tests in JavaScript: String.replace swaps the first occurrence only.
             if _UUID_IN_PARENS_RE.match(existing.replace(name, "", 1).strip()):
                 raise EnrollmentKeyNameExistsError(
                     f"An enrollment key named {name} already exists for agent policy {policy_id}"

@@ -64,7 +64,7 @@ class KibanaApi:
         space_id, path = split_space(request.path)
         resolved = resolve(request.method, path, self.version)
         if resolved is None:
-            # hapi answers unknown paths and methods before authentication.
+            # hapi answers unknown paths and methods before authentication (8.x and 9.x).
             return error_response(404, "Not Found")
         route, params = resolved
 
@@ -74,7 +74,8 @@ class KibanaApi:
 
         payload: Any = None
         if route.method == "POST":
-            # hapi parses the payload after authentication, before onPostAuth handlers.
+            # hapi parses the payload after authentication and before the onPostAuth
+            # handlers (xsrf, 9.x privileges), so bad JSON wins over them (8.x and 9.x).
             parsed = _parse_payload(request)
             if isinstance(parsed, ApiResponse):
                 return parsed
@@ -367,7 +368,7 @@ def _version_problem(route: Route, header: str | None, pairs: list[tuple[str, st
             'version using the "elastic-api-version" header.'
         )
     if not header:
-        # Public routes fall back to their only version.
+        # Public routes fall back to their only version (versioned router, 8.x and 9.x).
         return None
     if not _is_date(header):
         return (

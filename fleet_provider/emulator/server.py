@@ -14,11 +14,11 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType, TracebackType
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 from . import auth
 from .control import PREFIX as CONTROL_PREFIX
@@ -149,7 +149,7 @@ class _Handler(BaseHTTPRequestHandler):
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         self.wfile.write(head + body)
 
-    def _drop(self, how: str) -> None:
+    def _drop(self, how: str) -> NoReturn:
         """Close the connection without an answer: ``reset`` sends a TCP RST."""
         if how == "reset":
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -272,7 +272,7 @@ class EmulatorServer:
         self.counter.clear()
 
     # -- request path -----------------------------------------------------------------
-    def respond(self, request: ApiRequest, drop: Any) -> ApiResponse:
+    def respond(self, request: ApiRequest, drop: Callable[[str], NoReturn]) -> ApiResponse:
         """Answer a request, applying fault rules to Kibana API paths."""
         if request.path.startswith(CONTROL_PREFIX) or request.path == CONTROL_PREFIX.rstrip("/"):
             return self.control.handle(request)
@@ -282,7 +282,9 @@ class EmulatorServer:
             return self.api.handle(request)
         return self._apply(rule, request, drop)
 
-    def _apply(self, rule: FaultRule, request: ApiRequest, drop: Any) -> ApiResponse:
+    def _apply(
+        self, rule: FaultRule, request: ApiRequest, drop: Callable[[str], NoReturn]
+    ) -> ApiResponse:
         if rule.action == "reset":
             drop("reset")
         if rule.action == "drop_after_commit":

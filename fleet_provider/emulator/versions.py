@@ -66,7 +66,11 @@ class KibanaVersion:
 
     @property
     def space_aware(self) -> bool:
-        """Fleet space awareness is on (default for new 9.1+ clusters; a flag before)."""
+        """Fleet space awareness is on: the default for new 9.1+ clusters.
+
+        8.15-9.0 had it behind ``useSpaceAwareness`` plus a settings migration, off on a
+        new cluster, so 8.x and 9.0 serve every space the same keys and policies.
+        """
         return self.at_least(9, 1)
 
     @property

@@ -34,8 +34,8 @@ def roles(server: EmulatorServer) -> Iterator[Target]:
 
 
 def _as(target: Target, user: str, method: str, path: str, **options: object) -> requests.Response:
-    headers = {**XSRF, **options.pop("headers", {})}  # type: ignore[dict-item]
-    return requests.request(  # type: ignore[misc]
+    headers = {**XSRF, **options.pop("headers", {})}
+    return requests.request(
         method, target.url + path, auth=(user, "pw"), headers=headers, timeout=30, **options
     )
 
