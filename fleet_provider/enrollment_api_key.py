@@ -226,9 +226,7 @@ class EnrollmentApiKeyProvider(dynamic.ResourceProvider):
                     f"Kibana {version} ignores expiration (it is honoured from 9.3): remove "
                     "expiration, or upgrade Kibana, to create this key"
                 ) from None
-        item = self._create_once(
-            client, policy_id, name, kibana_expiration, space_id, bool(props.get("auto_named"))
-        )
+        item = self._create_once(client, policy_id, name, kibana_expiration, space_id)
         return dynamic.CreateResult(item["id"], outputs(props, item))
 
     def _create_once(
@@ -238,7 +236,6 @@ class EnrollmentApiKeyProvider(dynamic.ResourceProvider):
         name: str,
         expiration: str | None,
         space_id: str,
-        auto_named: bool,
     ) -> dict[str, Any]:
         """Create the key exactly once, even when answers are lost.
 
@@ -258,9 +255,7 @@ class EnrollmentApiKeyProvider(dynamic.ResourceProvider):
                     found = self._find_active(client, policy_id, name, space_id)
                     if found is not None:
                         return found
-                return self._create_over_revoked(
-                    client, policy_id, name, expiration, space_id, auto_named
-                )
+                return self._create_over_revoked(client, policy_id, name, expiration, space_id)
             except (TransportError, ApiError) as error:
                 if not _may_have_failed_in_transit(error) or attempt >= client.retry.max_attempts:
                     raise
@@ -288,7 +283,6 @@ class EnrollmentApiKeyProvider(dynamic.ResourceProvider):
         name: str,
         expiration: str | None,
         space_id: str,
-        auto_named: bool,
     ) -> dict[str, Any]:
         """Kibana refused the name: remove revoked holders (Kibana 9.5+) and create again."""
         holders = [
@@ -304,8 +298,7 @@ class EnrollmentApiKeyProvider(dynamic.ResourceProvider):
                 409,
                 f"an active enrollment key named {name!r} already exists on agent policy "
                 f"{policy_id!r} (id {active[0]['id'] if active else 'unknown'})",
-                hint="Choose another name, or leave name out to let the provider pick one"
-                + ("" if auto_named else ", or set adopt_existing to take that key over"),
+                hint="Choose another name, or leave name out to let the provider pick one",
             ) from None
         version = client.kibana_version()
         # Revoked keys keep their names on every Kibana; only 9.5+ can remove the records.

@@ -12,6 +12,7 @@ from tests.harness.engine import Engine, ProviderHost, secret
 from tests.kibana import KibanaAdmin
 
 POLICY = "fleet-server-policy"
+USERS = ["elastic:changeme:superuser", "viewer:viewer-pass:fleet-read"]
 # The provider must see only what each test gives it, never a developer's own Kibana settings.
 KIBANA_ENV = ["KIBANA_*"]
 
@@ -23,7 +24,7 @@ def emulators() -> Iterator[Callable[[str], EmulatorServer]]:
 
     def get(version: str = "9.5.0") -> EmulatorServer:
         if version not in started:
-            server = EmulatorServer(port=0, kibana_version=version, policies=[POLICY])
+            server = EmulatorServer(port=0, kibana_version=version, policies=[POLICY], users=USERS)
             server.start()
             started[version] = server
         return started[version]
