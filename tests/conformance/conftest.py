@@ -17,11 +17,14 @@ def target(request: pytest.FixtureRequest) -> Target:
     if real is not None:
         return real
     emulator = request.getfixturevalue("emulator")
-    return Target(emulator.url, emulator=emulator)
+    return Target(emulator.url, emulator=True)
 
 
 @pytest.fixture(autouse=True)
-def _clean_target(target: Target) -> Iterator[None]:
+def _clean_target(request: pytest.FixtureRequest, target: Target) -> Iterator[None]:
+    marker = request.node.get_closest_marker("emulator_only")
+    if marker is not None:
+        target.require_emulator(marker.args[0] if marker.args else "emulator switches")
     target.reset()
     yield
     if not target.is_emulator:
@@ -42,7 +45,7 @@ def at_version(start_emulator: StartEmulator) -> Callable[[str], Target]:
     def make(version: str) -> Target:
         if version not in targets:
             server = start_emulator(kibana_version=version)
-            targets[version] = Target(server.url, emulator=server)
+            targets[version] = Target(server.url, emulator=True)
         targets[version].reset()
         return targets[version]
 

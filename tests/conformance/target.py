@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 import requests
 
-from fleet_provider.emulator import EmulatorServer
-from fleet_provider.emulator.versions import KibanaVersion
+from tests.conformance.versions import Release
 
 URL_ENV = "FLEET_CONFORMANCE_URL"
 XSRF = {"kbn-xsrf": "true"}
@@ -31,10 +30,10 @@ class Target:
         *,
         auth: tuple[str, str] | None = None,
         api_key: str | None = None,
-        emulator: EmulatorServer | None = None,
+        emulator: bool = False,
     ) -> None:
         self.url = url.rstrip("/")
-        self.emulator = emulator
+        self.is_emulator = emulator
         self.http = requests.Session()
         if api_key:
             self.http.headers["Authorization"] = f"ApiKey {api_key}"
@@ -43,7 +42,7 @@ class Target:
         self._created_policies: list[tuple[str, str | None]] = []
         status = self.get("/api/status")
         status.raise_for_status()
-        self.version = KibanaVersion.parse(status.json()["version"]["number"].split("-")[0])
+        self.version = Release.parse(status.json()["version"]["number"])
 
     @classmethod
     def from_environment(cls) -> Target | None:
@@ -55,19 +54,13 @@ class Target:
         password = os.environ.get("FLEET_CONFORMANCE_PASSWORD", "changeme")
         return cls(url, auth=(user, password), api_key=os.environ.get("FLEET_CONFORMANCE_API_KEY"))
 
-    @property
-    def is_emulator(self) -> bool:
-        """True when the target is the local emulator."""
-        return self.emulator is not None
-
-    def require_emulator(self, why: str) -> EmulatorServer:
-        """Skip the test unless the target is the emulator; return it."""
-        if self.emulator is None:
+    def require_emulator(self, why: str) -> None:
+        """Skip the test unless the target is the emulator."""
+        if not self.is_emulator:
             pytest.skip(f"needs the emulator: {why}")
-        return self.emulator
 
     def require(self, feature: str) -> None:
-        """Skip the test unless the Kibana version has ``feature`` (a KibanaVersion switch)."""
+        """Skip the test unless the Kibana version has ``feature`` (a Release switch)."""
         if not getattr(self.version, feature):
             pytest.skip(f"Kibana {self.version} lacks {feature}")
 
@@ -131,8 +124,9 @@ class Target:
 
     def reset(self) -> None:
         """Emulator: back to the start state. Real Kibana: delete the policies tests made."""
-        if self.emulator is not None:
-            self.emulator.reset()
+        if self.is_emulator:
+            response = self.http.post(f"{self.url}/_emulator/reset", timeout=30)
+            response.raise_for_status()
         else:
             for policy_id, space in self._created_policies:
                 self.post(

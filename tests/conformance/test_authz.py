@@ -7,7 +7,6 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from fleet_provider.emulator import EmulatorServer
 from tests.conformance.target import KEYS, XSRF, Target, assert_error
 from tests.conftest import StartEmulator
 
@@ -16,21 +15,24 @@ API_KEY = "cmVhZGVyLWtleTpzZWNyZXQ="
 TOKEN = "opaque-token"
 
 
+pytestmark = pytest.mark.emulator_only("roles are the emulator's own")
+
+
 @pytest.fixture(scope="module")
-def server(target: Target, start_emulator: StartEmulator) -> EmulatorServer:
-    target.require_emulator("roles are the emulator's own")
+def server_url(start_emulator: StartEmulator) -> str:
     return start_emulator(
         kibana_version="9.5.0",
         users=USERS,
         api_keys=[f"{API_KEY}:fleet-read"],
         bearer_tokens=[f"{TOKEN}:superuser"],
-    )
+    ).url
 
 
 @pytest.fixture
-def roles(server: EmulatorServer) -> Iterator[Target]:
-    server.reset()
-    yield Target(server.url, emulator=server)
+def roles(server_url: str) -> Iterator[Target]:
+    target = Target(server_url, emulator=True)
+    target.reset()
+    yield target
 
 
 def _as(target: Target, user: str, method: str, path: str, **options: object) -> requests.Response:

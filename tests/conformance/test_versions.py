@@ -14,9 +14,11 @@ AtVersion = Callable[[str], Target]
 POLICIES = "/api/fleet/agent_policies"
 
 
+pytestmark = pytest.mark.emulator_only("other Kibana versions are emulator switches")
+
+
 @pytest.fixture
-def at(target: Target, at_version: AtVersion) -> AtVersion:
-    target.require_emulator("other Kibana versions are emulator switches")
+def at(at_version: AtVersion) -> AtVersion:
     return at_version
 
 
@@ -74,12 +76,10 @@ def test_8x_keys_are_visible_from_every_space(at: AtVersion) -> None:
     assert kibana.get(f"{KEYS}/{key['id']}", space="other").status_code == 200
 
 
-def test_8x_forbidden_is_bare_and_comes_after_validation(
-    target: Target, start_emulator: StartEmulator
-) -> None:
-    target.require_emulator("roles are the emulator's own")
-    server = start_emulator(kibana_version="8.19.0", users=["reader:pw:fleet-read"])
-    server.reset()
+def test_8x_forbidden_is_bare_and_comes_after_validation(start_emulator: StartEmulator) -> None:
+    users = ["elastic:changeme:superuser", "reader:pw:fleet-read"]
+    server = start_emulator(kibana_version="8.19.0", users=users)
+    Target(server.url, emulator=True).reset()
     invalid = requests.post(
         server.url + KEYS, auth=("reader", "pw"), headers=XSRF, json={}, timeout=30
     )
