@@ -257,15 +257,19 @@ class EnrollmentApiKeyProvider(dynamic.ResourceProvider):
                         return found
                 return self._create_over_revoked(client, policy_id, name, expiration, space_id)
             except (TransportError, ApiError) as error:
-                if not _may_have_failed_in_transit(error) or attempt >= client.retry.max_attempts:
+                if not _may_have_failed_in_transit(error):
+                    raise
+                reached_kibana = not (isinstance(error, TransportError) and not error.maybe_sent)
+                if reached_kibana:
+                    # Look even after the last attempt: a key created by a lost request must
+                    # be adopted, never left active and untracked.
+                    found = self._find_active(client, policy_id, name, space_id)
+                    if found is not None:
+                        return found
+                    uncertain = True
+                if attempt >= client.retry.max_attempts:
                     raise
                 client.pause(attempt)
-                if isinstance(error, TransportError) and not error.maybe_sent:
-                    continue  # never reached Kibana: safe to send again
-                found = self._find_active(client, policy_id, name, space_id)
-                if found is not None:
-                    return found
-                uncertain = True
 
     def _find_active(
         self, client: FleetClient, policy_id: str, name: str, space_id: str
