@@ -19,7 +19,7 @@ from . import kuery, models
 from .auth import AuthFailure, Credentials, Principal
 from .messages import ApiRequest, ApiResponse, error_response, json_response
 from .models import FleetBackend
-from .schemas import schemas_for
+from .schemas import RequestSchemas, schemas_for
 from .urls import Route, resolve, split_space
 from .validation import RequestValidationError, query_object
 from .versions import KibanaVersion
@@ -58,6 +58,7 @@ class KibanaApi:
         self.credentials = credentials
         self.version: KibanaVersion = backend.version
         self.uuid = str(uuid.uuid4())
+        self._schemas: dict[str, RequestSchemas] = {}
 
     def handle(self, request: ApiRequest) -> ApiResponse:
         """Answer one request as Kibana would."""
@@ -99,7 +100,9 @@ class KibanaApi:
             if problem:
                 return error_response(400, problem)
 
-        schemas = schemas_for(route.handler, self.version)
+        schemas = self._schemas.get(route.handler)
+        if schemas is None:
+            schemas = self._schemas[route.handler] = schemas_for(route.handler, self.version)
         try:
             valid_params = (
                 schemas.params.validate(params, "request params") if schemas.params else {}

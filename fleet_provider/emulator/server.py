@@ -38,6 +38,18 @@ _HTML_PAGE = (
 _GARBAGE = b'{"item":{"id":"'
 
 
+_date_cache: tuple[int, str] = (0, "")
+
+
+def _http_date() -> str:
+    """The ``Date`` header value, formatted once per second."""
+    global _date_cache  # noqa: PLW0603 - a per-second cache shared by handler threads
+    now = int(time.time())
+    if _date_cache[0] != now:
+        _date_cache = (now, formatdate(now, usegmt=True))
+    return _date_cache[1]
+
+
 class _Dropped(Exception):
     """The connection was closed on purpose; nothing is written."""
 
@@ -139,7 +151,7 @@ class _Handler(BaseHTTPRequestHandler):
             f"HTTP/1.1 {response.status} {reason(response.status)}",
             f"Content-Type: {response.content_type}",
             f"Content-Length: {len(response.body)}",
-            f"Date: {formatdate(usegmt=True)}",
+            f"Date: {_http_date()}",
             "kbn-name: kibana",
             "Cache-Control: private, no-cache, no-store, must-revalidate",
         ]
