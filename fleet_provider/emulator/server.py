@@ -441,7 +441,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"fleet-emulator: cannot listen on {args.host}:{args.port}: {err}", file=sys.stderr)
         return 1
     signal.signal(signal.SIGTERM, _interrupt)
-    print(server.url, flush=True)
+    # The URL line goes out inside the try: a SIGTERM right after it is a clean stop too.
     with contextlib.suppress(KeyboardInterrupt):
-        server.serve_forever()
+        try:
+            print(server.url, flush=True)
+            server.serve_forever()
+        finally:
+            server.stop()
     return 0
