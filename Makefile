@@ -29,6 +29,9 @@ pytest: $(STAMP)
 demo: $(STAMP)  ## the quickstart against the local emulator (needs the pulumi CLI)
 	bash scripts/demo.sh
 
+bench: $(STAMP)  ## benchmarks through the real provider host (never part of the tests)
+	$(PY) -m benchmarks $(BENCH_ARGS)
+
 emulator: $(STAMP)  ## run the local Kibana Fleet API on :5601 with one policy
 	$(PY) -m fleet_provider.emulator --policy fleet-server-policy
 
