@@ -315,7 +315,8 @@ class FleetClient:
     ) -> None:
         """Revoke a key (Kibana keeps it, inactive); ``force_delete`` removes it (Kibana 9.5+)."""
         params: dict[str, str | int] = {}
-        # forceDelete and includeHidden exist from Kibana 9.5; older versions reject any query key.
+        # forceDelete and includeHidden exist from Kibana 9.5; 9.0-9.4 ignore unknown query keys
+        # (the route has no query schema), so sending them there would silently only revoke.
         if force_delete:
             params["forceDelete"] = "true"
         if include_hidden:

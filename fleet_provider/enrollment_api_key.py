@@ -8,6 +8,7 @@ provider holds no credentials: connection settings are resolved on every call.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import secrets
@@ -19,6 +20,7 @@ from typing import Any
 
 import pulumi
 from pulumi import dynamic
+from pulumi.dynamic.dynamic import serialize_provider
 
 from fleet_provider.client import RETRY_STATUSES, FleetClient, KibanaVersion
 from fleet_provider.config import (
@@ -489,6 +491,13 @@ def _check_space_id(value: Any) -> str:
 _PROVIDER = EnrollmentApiKeyProvider()
 
 
+@functools.cache
+def serialized_provider() -> str:
+    """The provider as Pulumi stores it in ``__provider``: a dill pickle by reference, base64."""
+    pickled: str = serialize_provider(_PROVIDER)
+    return pickled
+
+
 @dataclass
 class EnrollmentApiKeyArgs:
     """The inputs of an EnrollmentApiKey; each accepts a plain value or a ``pulumi.Input``."""
@@ -550,4 +559,12 @@ class EnrollmentApiKey(dynamic.Resource, module=RESOURCE_MODULE, name=RESOURCE_N
         )
         secret_opts = pulumi.ResourceOptions(additional_secret_outputs=SECRET_OUTPUTS)
         merged = pulumi.ResourceOptions.merge(opts or pulumi.ResourceOptions(), secret_opts)
-        super().__init__(_PROVIDER, resource_name, props, merged)
+        # What dynamic.Resource.__init__ does, with the provider pickled once per process:
+        # the SDK's serialize_provider wraps pickle's _batch_setitems again on every call
+        # and never unwraps it, so about a thousand resources in one process overflow the
+        # stack (pulumi 3.x). The provider holds no state, so its pickle never changes, and
+        # serialize_as_secret_always is off, so it is stored as a plain string.
+        props["__provider"] = serialized_provider()
+        pulumi.CustomResource.__init__(
+            self, f"pulumi-python:{self._resource_type_name}", resource_name, props, merged
+        )

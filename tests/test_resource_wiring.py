@@ -112,7 +112,9 @@ def test_inputs_accept_outputs(monitor: _CapturingMonitor) -> Any:
 
 
 def test_missing_policy_id_fails_before_registering(monitor: _CapturingMonitor) -> None:
-    with pytest.raises(InputError, match=r"^policy_id is required: EnrollmentApiKey 'k' needs the id"):
+    with pytest.raises(
+        InputError, match=r"^policy_id is required: EnrollmentApiKey 'k' needs the id"
+    ):
         EnrollmentApiKey("k")
     assert "k" not in monitor.requests
 
@@ -159,3 +161,28 @@ def test_pickle_is_identical_whatever_the_configuration(monkeypatch: pytest.Monk
     for secret in (b"c2VjcmV0LWFwaS1rZXk=", b"hunter2-password", b"bearer-token-value"):
         assert secret not in raw
     assert os.environ["KIBANA_BEARER_TOKEN"] == "bearer-token-value"
+
+
+def test_the_provider_is_pickled_once_however_many_keys(
+    monitor: _CapturingMonitor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pulumi.dynamic import dynamic as sdk_dynamic
+
+    from fleet_provider import enrollment_api_key
+
+    calls: list[object] = []
+    real = sdk_dynamic.serialize_provider
+
+    def counting(provider: object) -> str:
+        calls.append(provider)
+        return real(provider)
+
+    monkeypatch.setattr(enrollment_api_key, "serialize_provider", counting)
+    enrollment_api_key.serialized_provider.cache_clear()
+    try:
+        for index in range(1200):
+            EnrollmentApiKey(f"many-{index}", policy_id="p1")
+        assert len(calls) == 1
+        assert enrollment_api_key.serialized_provider() == real(EnrollmentApiKeyProvider())
+    finally:
+        enrollment_api_key.serialized_provider.cache_clear()
