@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
@@ -11,10 +12,12 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import requests
 import urllib3
+from requests.adapters import BaseAdapter
+from requests.structures import CaseInsensitiveDict
 
 from fleet_provider._version import __version__
 from fleet_provider.config import DEFAULT_SPACE_ID, FleetSettings
@@ -141,6 +144,9 @@ class FleetClient:
         authorization = settings.authorization
         if authorization is not None:
             self._base_headers["Authorization"] = authorization
+        # What Session.request would add to every call, worked out once (see _send).
+        self._write_headers = {**self._base_headers, "kbn-xsrf": "true"}
+        self._base_url = _prepared_base_url(settings.endpoint)
         if settings.insecure:
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         if settings.is_cleartext_remote and settings.endpoint not in _warned_cleartext:
@@ -164,8 +170,54 @@ class FleetClient:
             session.verify = self._verify
             session.headers.clear()
             session.headers.update(self._base_headers)
+            # The session owns the keep-alive connection pools; _send uses its adapter.
             self._local.session = session
+            self._local.adapter = session.get_adapter(self.settings.endpoint)
         return session
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, str | int] | None,
+        body: Mapping[str, Any] | None,
+    ) -> requests.Response:
+        """Send one request through this thread's keep-alive adapter and read the answer.
+
+        This is what ``Session.request`` does for this client, minus the per-call work it
+        does not need: the settings it would merge are fixed per client (no trust_env, no
+        session auth, hooks or redirects), and cookies are neither sent nor stored.
+        """
+        self._session()
+        adapter: BaseAdapter = self._local.adapter
+        request = requests.PreparedRequest()
+        request.method = method
+        if self._base_url is None:  # an endpoint requests refuses: let it say why
+            request.prepare_url(url, params)
+        else:
+            request.url = f"{url}?{urlencode(params)}" if params else url
+        headers = CaseInsensitiveDict(
+            self._base_headers if method == "GET" else self._write_headers
+        )
+        if body is not None:
+            data = json.dumps(body, allow_nan=False).encode("utf-8")
+            headers["Content-Length"] = str(len(data))
+            headers["Content-Type"] = "application/json"
+            request.body = data
+        elif method not in ("GET", "HEAD"):
+            headers["Content-Length"] = "0"
+        request.headers = headers
+        response = adapter.send(
+            request,
+            stream=False,
+            timeout=self._timeout,
+            verify=self._verify,
+            cert=None,
+            proxies=self._proxies,
+        )
+        # Read the whole body now, as Session.send does: the connection returns to the pool.
+        _ = response.content
+        return response
 
     def pause(self, attempt: int, retry_after: float | None = None) -> None:
         """Sleep the backoff before retry number ``attempt``."""
@@ -196,23 +248,15 @@ class FleetClient:
         With ``retry`` (reads and revokes, which are safe to repeat), 429, 502, 503, 504,
         connection failures and unusable bodies are retried with capped, jittered backoff.
         """
-        url = f"{self.settings.endpoint}{space_prefix(space_id)}{path}"
-        headers = {"kbn-xsrf": "true"} if method != "GET" else None
+        base = self.settings.endpoint if self._base_url is None else self._base_url
+        url = f"{base}{space_prefix(space_id)}{path}"
         attempts = self.retry.max_attempts if retry else 1
         attempt = 0
         while True:
             attempt += 1
             retry_after: float | None = None
             try:
-                response = self._session().request(
-                    method,
-                    url,
-                    params=params,
-                    json=body,
-                    headers=headers,
-                    timeout=self._timeout,
-                    allow_redirects=False,
-                )
+                response = self._send(method, url, params, body)
             except requests.exceptions.SSLError as exc:
                 raise TLSError(_tls_message(self.settings, exc)) from None
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
@@ -351,6 +395,19 @@ def forget_kibana_versions() -> None:
     """Drop the cached Kibana versions (the next call reads ``/api/status`` again)."""
     with _versions_lock:
         _versions.clear()
+
+
+def _prepared_base_url(endpoint: str) -> str | None:
+    """The endpoint as requests prepares a URL (IDNA host, quoted path), without the last /.
+
+    None when requests refuses it; the first request then raises requests' own error.
+    """
+    try:
+        prepared = requests.PreparedRequest()
+        prepared.prepare_url(endpoint, None)
+    except requests.exceptions.RequestException:
+        return None
+    return str(prepared.url).rstrip("/")
 
 
 def _resolve_verify(settings: FleetSettings) -> bool | str:
