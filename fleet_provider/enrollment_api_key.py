@@ -12,10 +12,12 @@ import functools
 import os
 import re
 import secrets
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 import pulumi
@@ -30,7 +32,12 @@ from fleet_provider.config import (
     FleetSettings,
     resolve_settings,
 )
-from fleet_provider.durations import expiration_for_kibana, validate_expiration
+from fleet_provider.durations import (
+    expiration_for_kibana,
+    parse_duration,
+    parse_timestamp,
+    validate_expiration,
+)
 from fleet_provider.exceptions import (
     ApiError,
     DuplicateNameError,
@@ -45,14 +52,16 @@ from fleet_provider.exceptions import (
 RESOURCE_MODULE = "fleet"
 RESOURCE_NAME = "EnrollmentApiKey"
 
-# The inputs a user sets; a change to any of them replaces the key (nothing updates in place).
+# Inputs whose change replaces the key: Kibana cannot change a key in place.
 USER_INPUTS = ("policy_id", "name", "expiration", "space_id")
+# Inputs that only steer the provider; a change to them updates the state, no Kibana call.
+UPDATABLE_INPUTS = ("rotate_after", "adopt_existing")
 # Inputs the resource adds itself: `check` gets no URN, so the resource passes its own name.
 INTERNAL_INPUTS = ("resource_name", "auto_named")
-INPUT_KEYS = USER_INPUTS + INTERNAL_INPUTS
+INPUT_KEYS = (*USER_INPUTS, "adopt_key_id", *UPDATABLE_INPUTS, *INTERNAL_INPUTS)
 # Outputs read from Kibana, beside the inputs.
 KIBANA_OUTPUTS = ("api_key", "api_key_id", "active", "created_at", "hidden", "expire_at")
-OUTPUT_KEYS = (*INPUT_KEYS, *KIBANA_OUTPUTS, "full_name")
+OUTPUT_KEYS = (*INPUT_KEYS, *KIBANA_OUTPUTS, "full_name", "rotates_at")
 SECRET_OUTPUTS = ["api_key"]
 
 # Kibana stores "<name> (<document id>)"; the suffix is a v4 uuid in parentheses.
@@ -175,6 +184,9 @@ class EnrollmentApiKeyProvider(dynamic.ResourceProvider):
             ("name", _check_name),
             ("expiration", _check_expiration),
             ("space_id", _check_space_id),
+            ("adopt_key_id", _check_adopt_key_id),
+            ("adopt_existing", _check_adopt_existing),
+            ("rotate_after", _check_rotate_after),
         ):
             value = news.get(key)
             if value is None or is_unknown(value):
@@ -198,14 +210,19 @@ class EnrollmentApiKeyProvider(dynamic.ResourceProvider):
         if "space_id" not in inputs:
             inputs["space_id"] = self._stack_config.get("fleet:spaceId") or DEFAULT_SPACE_ID
 
+        failures.extend(_adoption_failures(inputs, news))
+
         resource_name = news.get("resource_name")
         if isinstance(resource_name, str):
             inputs["resource_name"] = resource_name
-        if "name" in inputs:
+        if "name" in inputs or "adopt_key_id" in inputs:
+            # An adopted key keeps the name it has in Kibana.
             inputs["auto_named"] = False
         else:
             inputs["name"] = _auto_name(olds, resource_name)
             inputs["auto_named"] = True
+        if inputs.get("rotate_after") and inputs["auto_named"] is False and not failures:
+            _warn_fixed_name_rotation(resource_name)
         return dynamic.CheckResult(inputs, failures)
 
     # -- create ----------------------------------------------------------------------------
@@ -214,8 +231,15 @@ class EnrollmentApiKeyProvider(dynamic.ResourceProvider):
         """POST the key and return every output; the resource id is Kibana's key id."""
         client = self.client()
         policy_id = str(props["policy_id"])
-        name = str(props["name"])
         space_id = props.get("space_id") or DEFAULT_SPACE_ID
+        if props.get("adopt_key_id"):
+            item = self._adopt_by_id(client, str(props["adopt_key_id"]), props, space_id)
+            return dynamic.CreateResult(item["id"], outputs(props, item))
+        name = str(props["name"])
+        if props.get("adopt_existing"):
+            found = self._find_active(client, policy_id, name, space_id)
+            if found is not None:
+                return dynamic.CreateResult(found["id"], outputs(props, found))
         expiration = props.get("expiration")
         kibana_expiration = None
         if expiration:
@@ -272,6 +296,39 @@ class EnrollmentApiKeyProvider(dynamic.ResourceProvider):
                 if attempt >= client.retry.max_attempts:
                     raise
                 client.pause(attempt)
+
+    def _adopt_by_id(
+        self, client: FleetClient, key_id: str, props: Mapping[str, Any], space_id: str
+    ) -> dict[str, Any]:
+        """The existing key to take over: it must exist, be active and be on the policy."""
+        try:
+            item = client.get_enrollment_api_key(key_id, space_id)
+        except NotFoundError:
+            raise InputError(
+                "adopt_key_id",
+                f"{key_id!r} is not an enrollment key in Kibana space {space_id!r}: check the "
+                "id (Fleet > Enrollment tokens), and space_id if the key lives in another space",
+            ) from None
+        if not item.get("active"):
+            raise InputError(
+                "adopt_key_id",
+                f"{key_id!r} is revoked: adopt an active key, or leave adopt_key_id out to "
+                "create a new one",
+            )
+        if item.get("policy_id") != props.get("policy_id"):
+            raise InputError(
+                "adopt_key_id",
+                f"{key_id!r} belongs to agent policy {item.get('policy_id')!r}, not "
+                f"{props.get('policy_id')!r}: set policy_id to the key's policy",
+            )
+        wanted = props.get("name")
+        if wanted and user_name(item.get("name"), key_id) != wanted:
+            raise InputError(
+                "adopt_key_id",
+                f"{key_id!r} is named {user_name(item.get('name'), key_id)!r}, not "
+                f"{wanted!r}: leave name out, or set it to the key's name",
+            )
+        return item
 
     def _find_active(
         self, client: FleetClient, policy_id: str, name: str, space_id: str
@@ -339,12 +396,16 @@ class EnrollmentApiKeyProvider(dynamic.ResourceProvider):
     # -- diff ------------------------------------------------------------------------------
 
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
-        """Any input change, or a revoked key, is a replacement; nothing updates in place."""
-        changed = [key for key in USER_INPUTS if _differs(olds.get(key), news.get(key))]
+        """A changed key input, a revoked key or a due rotation replaces; the rest updates."""
+        changed = _replacing_changes(id_, olds, news)
         revoked = olds.get("active") is False
-        replaces = changed + (["active"] if revoked else [])
+        rotation_due = _rotation_due(olds, news)
+        replaces = (
+            changed + (["active"] if revoked else []) + (["rotates_at"] if rotation_due else [])
+        )
         if not replaces:
-            return dynamic.DiffResult(changes=False)
+            updated = [key for key in UPDATABLE_INPUTS if _differs(olds.get(key), news.get(key))]
+            return dynamic.DiffResult(changes=bool(updated))
         keeps_fixed_name = (
             news.get("auto_named") is False
             and not _differs(olds.get("name"), news.get("name"))
@@ -374,9 +435,17 @@ class EnrollmentApiKeyProvider(dynamic.ResourceProvider):
     def update(
         self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]
     ) -> dynamic.UpdateResult:
-        """Nothing updates in place; should the engine ask, return the full outputs."""
+        """Take new rotate_after/adopt_existing into the state (no Kibana call); full outputs."""
         outs = {key: value for key, value in _olds.items() if key != "__provider"}
-        outs.update({key: _news[key] for key in INPUT_KEYS if key in _news})
+        for key in INPUT_KEYS:
+            if key in _news:
+                outs[key] = _news[key]
+            elif key in UPDATABLE_INPUTS:
+                outs.pop(key, None)
+        outs.pop("rotates_at", None)
+        rotates_at = _rotates_at(outs)
+        if rotates_at is not None:
+            outs["rotates_at"] = rotates_at
         return dynamic.UpdateResult(outs)
 
     # -- delete ----------------------------------------------------------------------------
@@ -420,7 +489,92 @@ def outputs(props: Mapping[str, Any], item: Mapping[str, Any]) -> dict[str, Any]
         if item.get(key) is not None:
             outs[key] = item[key]
     outs["full_name"] = item.get("name") or key_id
+    rotates_at = _rotates_at(outs)
+    if rotates_at is not None:
+        outs["rotates_at"] = rotates_at
     return outs
+
+
+def _rotates_at(outs: Mapping[str, Any]) -> str | None:
+    """When the key is due for rotation: ``created_at`` plus ``rotate_after``, ISO-8601."""
+    rotate_after = outs.get("rotate_after")
+    created_at = outs.get("created_at")
+    if not isinstance(rotate_after, str) or not isinstance(created_at, str):
+        return None
+    created = parse_timestamp(created_at, "created_at")
+    due = created + parse_duration(rotate_after, "rotate_after")
+    return due.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _rotation_due(olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:
+    """True when the key is at least ``rotate_after`` old (the new value, if it changed)."""
+    rotate_after = news.get("rotate_after")
+    if not isinstance(rotate_after, str) or is_unknown(rotate_after):
+        return False
+    rotates_at = _rotates_at({"created_at": olds.get("created_at"), "rotate_after": rotate_after})
+    if rotates_at is None:
+        return False
+    return datetime.now(timezone.utc) >= parse_timestamp(rotates_at, "rotates_at")
+
+
+def _replacing_changes(id_: str, olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
+    """The inputs whose change needs a new key."""
+    changed = []
+    for key in USER_INPUTS:
+        new = news.get(key)
+        if key == "name" and new is None and news.get("adopt_key_id") is not None:
+            continue  # an adopted key keeps the name it has in Kibana
+        if _differs(olds.get(key), new):
+            changed.append(key)
+    adopt = news.get("adopt_key_id")
+    # Adopting another key replaces; dropping the input after adoption, or naming the key
+    # already held, changes nothing.
+    if (
+        adopt is not None
+        and (is_unknown(adopt) or adopt != id_)
+        and _differs(olds.get("adopt_key_id"), adopt)
+    ):
+        changed.append("adopt_key_id")
+    return changed
+
+
+def _adoption_failures(
+    inputs: Mapping[str, Any], news: Mapping[str, Any]
+) -> list[dynamic.CheckFailure]:
+    failures = []
+    if inputs.get("adopt_key_id") is not None and inputs.get("adopt_existing"):
+        failures.append(
+            dynamic.CheckFailure(
+                "adopt_existing",
+                "adopt_existing cannot be combined with adopt_key_id: keep one of them",
+            )
+        )
+    if inputs.get("adopt_existing") and news.get("name") is None:
+        failures.append(
+            dynamic.CheckFailure(
+                "name",
+                "name is required with adopt_existing: name the key to take over, e.g. Default",
+            )
+        )
+    if inputs.get("adopt_key_id") is not None and news.get("expiration") is not None:
+        failures.append(
+            dynamic.CheckFailure(
+                "expiration",
+                "expiration cannot be set on an adopted key: Kibana cannot change an existing "
+                "key's expiry; remove expiration or adopt_key_id",
+            )
+        )
+    return failures
+
+
+def _warn_fixed_name_rotation(resource_name: Any) -> None:
+    # The host passes stderr to the user as a diagnostic: this is how a preview "says so".
+    print(
+        f"warning: EnrollmentApiKey {resource_name!r} has a fixed name and rotate_after: each "
+        "rotation revokes the old key before creating the new one (a gap with no valid token), "
+        "and Kibana before 9.5 refuses the reused name; leave name out for overlapping rotation",
+        file=sys.stderr,
+    )
 
 
 def _may_have_failed_in_transit(error: FleetError) -> bool:
@@ -477,6 +631,29 @@ def _check_expiration(value: Any) -> str:
     return value
 
 
+def _check_adopt_key_id(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(
+            "adopt_key_id", "must be the id of an existing enrollment key (a non-empty string)"
+        )
+    return value
+
+
+def _check_adopt_existing(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise InputError("adopt_existing", f"must be true or false, not {type(value).__name__}")
+    return value
+
+
+def _check_rotate_after(value: Any) -> str:
+    if not isinstance(value, str):
+        raise InputError(
+            "rotate_after", f"must be a duration such as 30d, not {type(value).__name__}"
+        )
+    parse_duration(value, "rotate_after")
+    return value
+
+
 def _check_space_id(value: Any) -> str:
     if not isinstance(value, str):
         raise InputError("space_id", f"must be a string, not {type(value).__name__}")
@@ -510,6 +687,12 @@ class EnrollmentApiKeyArgs:
     """When the token expires: a duration (``90d``) or a future ISO-8601 timestamp."""
     space_id: pulumi.Input[str] | None = None
     """The Kibana space; by default ``fleet:spaceId``, else Kibana's default space."""
+    adopt_key_id: pulumi.Input[str] | None = None
+    """Take over this existing key (active, on ``policy_id``) instead of creating one."""
+    adopt_existing: pulumi.Input[bool] | None = None
+    """With ``name``: take over the active key of that name on the policy, else create it."""
+    rotate_after: pulumi.Input[str] | None = None
+    """Replace the key once it is this old (a duration such as ``30d``)."""
 
 
 class EnrollmentApiKey(dynamic.Resource, module=RESOURCE_MODULE, name=RESOURCE_NAME):
@@ -527,6 +710,10 @@ class EnrollmentApiKey(dynamic.Resource, module=RESOURCE_MODULE, name=RESOURCE_N
     hidden: pulumi.Output[bool | None]
     expire_at: pulumi.Output[str | None]
     full_name: pulumi.Output[str]
+    adopt_key_id: pulumi.Output[str | None]
+    adopt_existing: pulumi.Output[bool | None]
+    rotate_after: pulumi.Output[str | None]
+    rotates_at: pulumi.Output[str | None]
 
     def __init__(
         self,
@@ -538,6 +725,9 @@ class EnrollmentApiKey(dynamic.Resource, module=RESOURCE_MODULE, name=RESOURCE_N
         name: pulumi.Input[str] | None = None,
         expiration: pulumi.Input[str] | None = None,
         space_id: pulumi.Input[str] | None = None,
+        adopt_key_id: pulumi.Input[str] | None = None,
+        adopt_existing: pulumi.Input[bool] | None = None,
+        rotate_after: pulumi.Input[str] | None = None,
     ) -> None:
         if args is None:
             if policy_id is None:
@@ -547,7 +737,13 @@ class EnrollmentApiKey(dynamic.Resource, module=RESOURCE_MODULE, name=RESOURCE_N
                     "policy its key enrolls agents into",
                 )
             args = EnrollmentApiKeyArgs(
-                policy_id=policy_id, name=name, expiration=expiration, space_id=space_id
+                policy_id=policy_id,
+                name=name,
+                expiration=expiration,
+                space_id=space_id,
+                adopt_key_id=adopt_key_id,
+                adopt_existing=adopt_existing,
+                rotate_after=rotate_after,
             )
         props: dict[str, Any] = {key: None for key in OUTPUT_KEYS}
         props.update(
@@ -555,6 +751,9 @@ class EnrollmentApiKey(dynamic.Resource, module=RESOURCE_MODULE, name=RESOURCE_N
             name=args.name,
             expiration=args.expiration,
             space_id=args.space_id,
+            adopt_key_id=args.adopt_key_id,
+            adopt_existing=args.adopt_existing,
+            rotate_after=args.rotate_after,
             resource_name=resource_name,
         )
         secret_opts = pulumi.ResourceOptions(additional_secret_outputs=SECRET_OUTPUTS)
