@@ -26,11 +26,19 @@ if TYPE_CHECKING:
         TransportError,
         UnsupportedVersionError,
     )
+    from fleet_provider.lookups import (
+        EnrollmentApiKeyInfo,
+        get_enrollment_api_key,
+        get_enrollment_api_keys,
+    )
 
 _LAZY = {
     "EnrollmentApiKey": "fleet_provider.enrollment_api_key",
     "EnrollmentApiKeyArgs": "fleet_provider.enrollment_api_key",
     "EnrollmentApiKeyProvider": "fleet_provider.enrollment_api_key",
+    "EnrollmentApiKeyInfo": "fleet_provider.lookups",
+    "get_enrollment_api_key": "fleet_provider.lookups",
+    "get_enrollment_api_keys": "fleet_provider.lookups",
     "ApiError": "fleet_provider.exceptions",
     "ConfigurationError": "fleet_provider.exceptions",
     "DuplicateNameError": "fleet_provider.exceptions",
@@ -46,12 +54,15 @@ __all__ = [
     "DuplicateNameError",
     "EnrollmentApiKey",
     "EnrollmentApiKeyArgs",
+    "EnrollmentApiKeyInfo",
     "EnrollmentApiKeyProvider",
     "FleetError",
     "InputError",
     "TransportError",
     "UnsupportedVersionError",
     "__version__",
+    "get_enrollment_api_key",
+    "get_enrollment_api_keys",
 ]
 
 

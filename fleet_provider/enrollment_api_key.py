@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import re
 import secrets
 import sys
 import threading
@@ -48,6 +47,7 @@ from fleet_provider.exceptions import (
     UnexpectedResponseError,
     UnsupportedVersionError,
 )
+from fleet_provider.names import holds_name, kuery_quote, user_name
 
 RESOURCE_MODULE = "fleet"
 RESOURCE_NAME = "EnrollmentApiKey"
@@ -64,14 +64,6 @@ KIBANA_OUTPUTS = ("api_key", "api_key_id", "active", "created_at", "hidden", "ex
 OUTPUT_KEYS = (*INPUT_KEYS, *KIBANA_OUTPUTS, "full_name", "rotates_at")
 SECRET_OUTPUTS = ["api_key"]
 
-# Kibana stores "<name> (<document id>)"; the suffix is a v4 uuid in parentheses.
-_NAME_SUFFIX = re.compile(
-    r"\s*\([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\)$"
-)
-_UUID_IN_PARENS = re.compile(
-    r"^\([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\)$"
-)
-
 FORCE_DELETE_SINCE = KibanaVersion(9, 5, 0)
 EXPIRATION_SINCE = KibanaVersion(9, 3, 0)
 AUTO_NAME_SUFFIX_BYTES = 4
@@ -80,29 +72,6 @@ AUTO_NAME_SUFFIX_BYTES = 4
 def is_unknown(value: Any) -> bool:
     """True for a value not yet known during preview (``pulumi.output.Unknown``)."""
     return isinstance(value, pulumi.output.Unknown)
-
-
-def user_name(kibana_name: str | None, key_id: str) -> str | None:
-    """The name a user gave, from Kibana's stored ``<name> (<id>)``; None for an unnamed key."""
-    if not kibana_name or kibana_name == key_id:
-        return None
-    return _NAME_SUFFIX.sub("", kibana_name)
-
-
-def holds_name(kibana_name: str | None, name: str) -> bool:
-    """Kibana's duplicate rule: the stored name is ``name`` plus only ``(<uuid>)``.
-
-    Kibana (7.13+) strips the given name once and trims, so a mere prefix does not count.
-    """
-    if not kibana_name:
-        return False
-    return _UUID_IN_PARENS.match(kibana_name.replace(name, "", 1).strip()) is not None
-
-
-def kuery_quote(value: str) -> str:
-    """A KQL quoted string for ``value``."""
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
 
 
 class _ClientCache:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fleet_provider.client import KibanaVersion, RetryPolicy, backoff_delay, space_prefix
-from fleet_provider.enrollment_api_key import holds_name, kuery_quote, user_name
+from fleet_provider.names import holds_name, kuery_quote, user_name
 
 UUID = "0b9f0b1c-5a43-4d11-9a2e-3f1e0c4d9a77"
 
