@@ -374,7 +374,7 @@ class EnrollmentApiKeyProvider(dynamic.ResourceProvider):
         )
         if not replaces:
             updated = [key for key in UPDATABLE_INPUTS if _differs(olds.get(key), news.get(key))]
-            return dynamic.DiffResult(changes=bool(updated))
+            return dynamic.DiffResult(changes=bool(updated), replaces=[])
         keeps_fixed_name = (
             news.get("auto_named") is False
             and not _differs(olds.get("name"), news.get("name"))
