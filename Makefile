@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv test lint typecheck pytest emulator demo bench clean
+.PHONY: venv test test-all lint typecheck pytest emulator demo bench clean
 
 venv: $(STAMP)
 
@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 test: lint typecheck pytest  ## ruff, mypy and the whole test suite
+
+test-all:  ## the test suite on every Python 3.10-3.13 found on this machine
+	bash scripts/test_all.sh
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
@@ -36,4 +39,4 @@ emulator: $(STAMP)  ## run the local Kibana Fleet API on :5601 with one policy
 	$(PY) -m fleet_provider.emulator --policy fleet-server-policy
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info
+	rm -rf $(VENV) .venvs .mypy_cache .ruff_cache .pytest_cache *.egg-info
