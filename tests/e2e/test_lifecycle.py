@@ -246,3 +246,55 @@ def test_no_secret_in_host_output_or_plaintext_state(make_stack: Callable[..., S
         assert needle not in printed
     # The token is in the state, but only as a secret (ciphertext).
     assert set(stored["outputs"]["api_key"]) == {SECRET_SIG, "ciphertext"}
+
+
+@pytest.mark.parametrize(
+    ("config_credential", "env_credential"),
+    [
+        ({"fleet:apiKey": "ZmxlZXQtY2k6c3VwZXItc2VjcmV0LWFwaS1rZXk="}, {}),
+        ({}, {"KIBANA_BEARER_TOKEN": "bearer-super-secret-token"}),
+    ],
+    ids=["api key in stack config", "bearer token in environment"],
+)
+def test_no_credential_or_token_leaks_anywhere(
+    config_credential: dict[str, str],
+    env_credential: dict[str, str],
+) -> None:
+    from fleet_provider.emulator import EmulatorServer
+    from tests.harness.engine import Engine, ProviderHost, secret
+
+    api_key = "ZmxlZXQtY2k6c3VwZXItc2VjcmV0LWFwaS1rZXk="
+    bearer = "bearer-super-secret-token"
+    with (
+        EmulatorServer(
+            port=0,
+            policies=[POLICY],
+            api_keys=[f"{api_key}:superuser"],
+            bearer_tokens=[f"{bearer}:superuser"],
+        ) as server,
+        ProviderHost(env=env_credential, exclude_env=["KIBANA_*"]) as host,
+    ):
+        engine = Engine(host, stack="leaks")
+        config: dict[str, Any] = {"fleet:endpoint": server.url}
+        config.update({k: secret(v) for k, v in config_credential.items()})
+        created = engine.up(one_key(), config)
+        engine.refresh()
+        token = created.outputs["linux-hosts"]["api_key"]
+        with pytest.raises(EngineError) as caught:
+            engine.up(one_key(policy_id="no-such-policy"), config)
+        raised = caught.value.details
+        state = engine.state_json()
+        engine.destroy()
+        non_secret = {
+            k: v
+            for k, v in created.outputs["linux-hosts"].items()
+            if k not in created.secret_outputs["linux-hosts"]
+        }
+        for needle in (api_key, bearer, token, token.encode().hex()):
+            assert needle not in host.output
+            assert needle not in state
+            assert needle not in raised
+            assert needle not in repr(non_secret)
+            assert needle not in repr(
+                {k: v for k, v in created.exports.items() if k not in created.secret_exports}
+            )
