@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
+from fleet_provider.client import forget_kibana_versions
 from fleet_provider.emulator import EmulatorServer
+from tests.kibana import KibanaAdmin
 
 DEFAULT_POLICY = "fleet-server-policy"
 
@@ -40,3 +42,12 @@ def start_emulator() -> Iterator[StartEmulator]:
 def emulator(start_emulator: StartEmulator) -> EmulatorServer:
     """The session's emulator: Kibana 9.5.0 with agent policy ``fleet-server-policy``."""
     return start_emulator(kibana_version="9.5.0")
+
+
+@pytest.fixture
+def admin(emulator: EmulatorServer) -> KibanaAdmin:
+    """The session's emulator, reset, seen as an operator would; cached versions forgotten."""
+    admin = KibanaAdmin(emulator.url)
+    admin.reset()
+    forget_kibana_versions()
+    return admin

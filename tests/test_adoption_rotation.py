@@ -2,47 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from pulumi.dynamic import ConfigureRequest
-from pulumi.dynamic.config import Config
 
-from fleet_provider.client import forget_kibana_versions
 from fleet_provider.emulator import EmulatorServer
 from fleet_provider.enrollment_api_key import EnrollmentApiKeyProvider
 from fleet_provider.exceptions import InputError
 from tests.kibana import KibanaAdmin
+from tests.providers import configured_provider
 
 POLICY = "fleet-server-policy"
 POSTS = "POST /api/fleet/enrollment_api_keys"
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[EmulatorServer]:
-    with EmulatorServer(port=0, policies=[POLICY]) as emulator:
-        yield emulator
-
-
 @pytest.fixture
-def admin(server: EmulatorServer) -> KibanaAdmin:
-    admin = KibanaAdmin(server.url)
-    admin.reset()
-    forget_kibana_versions()
-    return admin
-
-
-@pytest.fixture
-def provider(server: EmulatorServer) -> EnrollmentApiKeyProvider:
-    provider = EnrollmentApiKeyProvider()
-    config = {
-        "fleet:endpoint": server.url,
-        "fleet:username": "elastic",
-        "fleet:password": "changeme",
-    }
-    provider.configure(ConfigureRequest(Config(config, "tests")))
-    return provider
+def provider(emulator: EmulatorServer) -> EnrollmentApiKeyProvider:
+    return configured_provider(emulator.url)
 
 
 def check(

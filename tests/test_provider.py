@@ -7,13 +7,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from pulumi.dynamic import ConfigureRequest
-from pulumi.dynamic.config import Config
 from pulumi.output import Unknown
 
 from fleet_provider.client import forget_kibana_versions
 from fleet_provider.emulator import EmulatorServer
-from fleet_provider.enrollment_api_key import EnrollmentApiKeyProvider
 from fleet_provider.exceptions import (
     AuthenticationError,
     AuthorizationError,
@@ -22,6 +19,7 @@ from fleet_provider.exceptions import (
     UnsupportedVersionError,
 )
 from tests.kibana import KibanaAdmin
+from tests.providers import configured_provider
 
 POLICY = "fleet-server-policy"
 
@@ -48,14 +46,6 @@ def servers() -> Iterator[Callable[[str], EmulatorServer]]:
         server.stop()
 
 
-def _configure(url: str, **extra: str) -> EnrollmentApiKeyProvider:
-    provider = EnrollmentApiKeyProvider()
-    config = {"fleet:endpoint": url, "fleet:username": "elastic", "fleet:password": "changeme"}
-    config.update({f"fleet:{k}": v for k, v in extra.items()})
-    provider.configure(ConfigureRequest(Config(config, "tests")))
-    return provider
-
-
 class Kibana:
     """One emulator at one version, reset for the test, with a configured provider."""
 
@@ -64,7 +54,7 @@ class Kibana:
         self.admin = KibanaAdmin(server.url)
         self.admin.reset()
         forget_kibana_versions()
-        self.provider = _configure(server.url)
+        self.provider = configured_provider(server.url)
 
     def up(self, **news: Any) -> tuple[str, dict[str, Any]]:
         """check then create, as the engine does for a new resource."""
@@ -108,7 +98,7 @@ def test_check_picks_an_auto_name_once_and_keeps_it(kibana: Kibana) -> None:
 
 
 def test_check_keeps_a_fixed_name_and_takes_the_configured_space(kibana: Kibana) -> None:
-    provider = _configure(kibana.url, spaceId="ops")
+    provider = configured_provider(kibana.url, spaceId="ops")
     checked = provider.check({}, {"policy_id": POLICY, "name": "web", "resource_name": "r"})
     assert checked.failures == []
     assert checked.inputs == {
@@ -274,19 +264,7 @@ def test_create_in_a_space(kibana: Kibana) -> None:
 
 
 def test_wrong_credentials_are_reported_without_the_password(kibana: Kibana) -> None:
-    provider = EnrollmentApiKeyProvider()
-    provider.configure(
-        ConfigureRequest(
-            Config(
-                {
-                    "fleet:endpoint": kibana.url,
-                    "fleet:username": "elastic",
-                    "fleet:password": "wrong-secret-pw",
-                },
-                "tests",
-            )
-        )
-    )
+    provider = configured_provider(kibana.url, password="wrong-secret-pw")
     checked = provider.check({}, {"policy_id": POLICY, "resource_name": "r"})
     with pytest.raises(AuthenticationError) as caught:
         provider.create(checked.inputs)
@@ -297,19 +275,7 @@ def test_wrong_credentials_are_reported_without_the_password(kibana: Kibana) -> 
 
 
 def test_a_read_only_role_is_told_which_privilege_is_missing(kibana: Kibana) -> None:
-    provider = EnrollmentApiKeyProvider()
-    provider.configure(
-        ConfigureRequest(
-            Config(
-                {
-                    "fleet:endpoint": kibana.url,
-                    "fleet:username": "viewer",
-                    "fleet:password": "viewer-pass",
-                },
-                "tests",
-            )
-        )
-    )
+    provider = configured_provider(kibana.url, username="viewer", password="viewer-pass")
     checked = provider.check({}, {"policy_id": POLICY, "resource_name": "r"})
     with pytest.raises(AuthorizationError, match="the Kibana privilege fleet-agents-all"):
         provider.create(checked.inputs)

@@ -2,45 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
-from pulumi.dynamic import ConfigureRequest
-from pulumi.dynamic.config import Config
 
-from fleet_provider.client import forget_kibana_versions
 from fleet_provider.emulator import EmulatorServer
 from fleet_provider.enrollment_api_key import EnrollmentApiKeyProvider
 from fleet_provider.exceptions import ServerError, TransportError
 from tests.kibana import KibanaAdmin
+from tests.providers import configured_provider
 
 POLICY = "fleet-server-policy"
 CREATE = "^/api/fleet/enrollment_api_keys$"
 ONE_KEY = "^/api/fleet/enrollment_api_keys/"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[EmulatorServer]:
-    with EmulatorServer(port=0, policies=[POLICY]) as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def admin(server: EmulatorServer) -> KibanaAdmin:
-    admin = KibanaAdmin(server.url)
-    admin.reset()
-    forget_kibana_versions()
-    return admin
-
-
-def provider_for(url: str, **extra: str) -> EnrollmentApiKeyProvider:
-    provider = EnrollmentApiKeyProvider()
-    config = {"fleet:endpoint": url, "fleet:username": "elastic", "fleet:password": "changeme"}
-    config.update({f"fleet:{k}": v for k, v in extra.items()})
-    provider.configure(ConfigureRequest(Config(config, "tests")))
-    return provider
 
 
 def inject(url: str, *rules: dict[str, Any], seed: int = 1) -> None:
@@ -57,12 +32,12 @@ def create(provider: EnrollmentApiKeyProvider, **news: Any) -> tuple[str, dict[s
 
 
 def test_a_create_whose_answer_is_lost_is_adopted_not_repeated(
-    server: EmulatorServer, admin: KibanaAdmin
+    emulator: EmulatorServer, admin: KibanaAdmin
 ) -> None:
     inject(
-        server.url, {"method": "POST", "path": CREATE, "action": "drop_after_commit", "times": 1}
+        emulator.url, {"method": "POST", "path": CREATE, "action": "drop_after_commit", "times": 1}
     )
-    key_id, outs = create(provider_for(server.url))
+    key_id, outs = create(configured_provider(emulator.url))
     named = [k for k in admin.keys(POLICY) if k["name"].startswith(outs["name"])]
     assert [k["id"] for k in named] == [key_id]
     assert admin.request_count()["by_route"]["POST /api/fleet/enrollment_api_keys"] == 1
@@ -70,33 +45,33 @@ def test_a_create_whose_answer_is_lost_is_adopted_not_repeated(
 
 
 def test_a_create_reset_before_processing_is_sent_again(
-    server: EmulatorServer, admin: KibanaAdmin
+    emulator: EmulatorServer, admin: KibanaAdmin
 ) -> None:
-    inject(server.url, {"method": "POST", "path": CREATE, "action": "reset", "times": 2})
-    key_id, outs = create(provider_for(server.url))
+    inject(emulator.url, {"method": "POST", "path": CREATE, "action": "reset", "times": 2})
+    key_id, outs = create(configured_provider(emulator.url))
     named = [k for k in admin.keys(POLICY) if k["name"].startswith(outs["name"])]
     assert [k["id"] for k in named] == [key_id]
 
 
 def test_a_create_that_keeps_failing_leaves_no_key(
-    server: EmulatorServer, admin: KibanaAdmin
+    emulator: EmulatorServer, admin: KibanaAdmin
 ) -> None:
-    inject(server.url, {"method": "POST", "path": CREATE, "action": "status", "status": 503})
+    inject(emulator.url, {"method": "POST", "path": CREATE, "action": "status", "status": 503})
     before = len(admin.keys(POLICY))
     with pytest.raises(ServerError, match=r"^Kibana answered 503"):
-        create(provider_for(server.url, maxRetries="2"))
-    requests.delete(f"{server.url}/_emulator/faults", timeout=10)
+        create(configured_provider(emulator.url, maxRetries="2"))
+    requests.delete(f"{emulator.url}/_emulator/faults", timeout=10)
     assert len(admin.keys(POLICY)) == before
     assert admin.request_count()["by_route"]["POST /api/fleet/enrollment_api_keys"] == 3
 
 
 def test_reads_and_revokes_retry_429_honouring_retry_after(
-    server: EmulatorServer, admin: KibanaAdmin
+    emulator: EmulatorServer, admin: KibanaAdmin
 ) -> None:
-    provider = provider_for(server.url)
+    provider = configured_provider(emulator.url)
     key_id, outs = create(provider)
     inject(
-        server.url,
+        emulator.url,
         {
             "method": "*",
             "path": ONE_KEY,
@@ -108,42 +83,45 @@ def test_reads_and_revokes_retry_429_honouring_retry_after(
     )
     assert provider.read(key_id, outs).id == key_id
     inject(
-        server.url,
+        emulator.url,
         {"method": "DELETE", "path": ONE_KEY, "action": "html", "status": 502, "times": 2},
     )
     provider.delete(key_id, outs)
     assert admin.get_key(key_id)["active"] is False
 
 
-def test_a_revoke_whose_answer_is_lost_is_done(server: EmulatorServer, admin: KibanaAdmin) -> None:
-    provider = provider_for(server.url)
+def test_a_revoke_whose_answer_is_lost_is_done(
+    emulator: EmulatorServer, admin: KibanaAdmin
+) -> None:
+    provider = configured_provider(emulator.url)
     key_id, outs = create(provider)
     inject(
-        server.url, {"method": "DELETE", "path": ONE_KEY, "action": "drop_after_commit", "times": 1}
+        emulator.url,
+        {"method": "DELETE", "path": ONE_KEY, "action": "drop_after_commit", "times": 1},
     )
     provider.delete(key_id, outs)
     assert admin.get_key(key_id)["active"] is False
 
 
-def test_reads_give_up_with_a_clear_error(server: EmulatorServer, admin: KibanaAdmin) -> None:
-    provider = provider_for(server.url, maxRetries="1")
+def test_reads_give_up_with_a_clear_error(emulator: EmulatorServer, admin: KibanaAdmin) -> None:
+    provider = configured_provider(emulator.url, maxRetries="1")
     key_id, outs = create(provider)
-    inject(server.url, {"method": "GET", "path": ONE_KEY, "action": "reset"})
+    inject(emulator.url, {"method": "GET", "path": ONE_KEY, "action": "reset"})
     with pytest.raises(TransportError) as caught:
         provider.read(key_id, outs)
     assert str(caught.value) == (
-        f"Cannot reach Kibana at {server.url} (the connection closed without an answer): check "
+        f"Cannot reach Kibana at {emulator.url} (the connection closed without an answer): check "
         "fleet:endpoint (or KIBANA_ENDPOINT) and that Kibana is running and reachable from here."
     )
 
 
-def test_timeouts_apply_per_attempt(server: EmulatorServer, admin: KibanaAdmin) -> None:
-    provider = provider_for(server.url, timeout="0.2", maxRetries="0")
+def test_timeouts_apply_per_attempt(emulator: EmulatorServer, admin: KibanaAdmin) -> None:
+    provider = configured_provider(emulator.url, timeout="0.2", maxRetries="0")
     key_id, outs = create(provider)
-    inject(server.url, {"method": "GET", "path": ONE_KEY, "action": "delay", "delay_ms": 1000})
+    inject(emulator.url, {"method": "GET", "path": ONE_KEY, "action": "delay", "delay_ms": 1000})
     with pytest.raises(TransportError) as caught:
         provider.read(key_id, outs)
     assert str(caught.value) == (
-        f"Kibana at {server.url} did not answer within 0.2s: raise fleet:timeout, or check "
+        f"Kibana at {emulator.url} did not answer within 0.2s: raise fleet:timeout, or check "
         "Kibana's health."
     )
