@@ -10,6 +10,7 @@ Prints a table and writes a JSON file.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -22,7 +23,7 @@ from typing import Any
 from benchmarks.emulator import EmulatorProcess
 from benchmarks.workloads import (
     CONCURRENCY,
-    HostRun,
+    Run,
     cold_start,
     direct_lifecycles,
     emulator_throughput,
@@ -44,6 +45,14 @@ REQUESTS_PER_OP = {"check": 0, "diff": 0, "create": 1, "read": 1, "delete": 1}
 # this share of the emulator's measured capacity, or keeps the emulator this busy.
 SATURATION_SHARE = 0.7
 SATURATION_BUSY = 0.8
+# Other processes using this much CPU (in cores) during the runs make the numbers suspect.
+BUSY_MACHINE_CORES = 0.25
+MODES = {
+    "direct": "direct requests",
+    "fleet": "provider host",
+    "plain": "host, trivial provider",
+    "null": "host, no-HTTP provider",
+}
 
 
 def log(message: str) -> None:
@@ -77,9 +86,9 @@ def median(values: list[float]) -> float:
 
 def lifecycle_rounds(
     emulator: EmulatorProcess, n: int, rounds: int, delay_ms: float, modes: list[str]
-) -> dict[str, list[dict[str, float]]]:
-    """Interleaved rounds of each mode ("direct", "fleet", "plain"); the order rotates."""
-    runs: dict[str, list[dict[str, float]]] = {mode: [] for mode in modes}
+) -> dict[str, list[Run]]:
+    """Interleaved rounds of each mode (see MODES); the order rotates every round."""
+    runs: dict[str, list[Run]] = {mode: [] for mode in modes}
     for r in range(rounds):
         order = modes[r % len(modes) :] + modes[: r % len(modes)]
         for mode in order:
@@ -87,39 +96,25 @@ def lifecycle_rounds(
             emulator.delay(delay_ms)
             tag = f"{mode}-{int(delay_ms)}-{r}"
             if mode == "direct":
-                emulator_before = emulator.cpu_seconds()
-                client_before = time.process_time()
-                seconds = direct_lifecycles(emulator.url, n, tag)
-                runs[mode].append(
-                    {
-                        "seconds": seconds,
-                        "emulator_cpu": emulator.cpu_seconds() - emulator_before,
-                        "client_cpu": time.process_time() - client_before,
-                    }
-                )
+                run = direct_lifecycles(emulator, n, tag)
             else:
-                run: HostRun = host_lifecycles(emulator, mode, n, tag)
-                runs[mode].append(
-                    {
-                        "seconds": run.seconds,
-                        "host_cpu": run.host_cpu,
-                        "emulator_cpu": run.emulator_cpu,
-                        "peak_rss_mib": run.peak_rss_mib,
-                    }
-                )
-            log(f"delay {delay_ms:g} ms, round {r + 1}/{rounds}, {mode}: {runs[mode][-1]}")
+                run = host_lifecycles(emulator, mode, n, tag)
+            runs[mode].append(run)
+            log(
+                f"delay {delay_ms:g} ms, round {r + 1}/{rounds}, {mode}: {run.seconds:.2f} s"
+                f" (host CPU {run.host_cpu or 0:.2f} s, emulator CPU {run.emulator_cpu:.2f} s,"
+                f" others {run.background_cores:.2f} cores)"
+            )
     emulator.delay(0)
     return runs
 
 
-def summarize_lifecycle(
-    runs: dict[str, list[dict[str, float]]], n: int, capacity: float
-) -> dict[str, Any]:
-    """Medians, the ratio provider/direct, and whether the ratio means anything."""
-    direct = median([r["seconds"] for r in runs["direct"]])
-    fleet = median([r["seconds"] for r in runs["fleet"]])
+def summarize_lifecycle(runs: dict[str, list[Run]], n: int, capacity: float) -> dict[str, Any]:
+    """Medians per mode, the ratio provider/direct, and whether the ratio means anything."""
+    seconds = {mode: median([r.seconds for r in rs]) for mode, rs in runs.items()}
+    direct, fleet = seconds["direct"], seconds["fleet"]
     direct_rps = HTTP_PER_LIFECYCLE * n / direct
-    busy = median([r["emulator_cpu"] / r["seconds"] for r in runs["direct"]])
+    busy = median([r.emulator_cpu / r.seconds for r in runs["direct"]])
     reasons = []
     if capacity and direct_rps > SATURATION_SHARE * capacity:
         reasons.append(
@@ -128,18 +123,25 @@ def summarize_lifecycle(
         )
     if busy > SATURATION_BUSY:
         reasons.append(f"the emulator was {busy:.0%} busy during the direct baseline")
-    summary: dict[str, Any] = {
-        "direct_s": direct,
-        "provider_s": fleet,
+    rpc_ms = {
+        mode: {
+            method: median([r.rpc_ms[method] for r in rs if method in r.rpc_ms])
+            for method in ("Check", "Create", "Read", "Delete")
+        }
+        for mode, rs in runs.items()
+        if mode != "direct"
+    }
+    return {
+        "seconds": seconds,
+        "ms_per_lifecycle": {mode: s / n * 1000 for mode, s in seconds.items()},
         "ratio": None if reasons else fleet / direct,
         "ratio_refused": "; ".join(reasons) or None,
         "direct_requests_per_s": direct_rps,
         "emulator_busy_during_direct": busy,
-        "runs": runs,
+        "background_cores": median([r.background_cores for rs in runs.values() for r in rs]),
+        "rpc_latency_ms": rpc_ms,
+        "runs": {mode: [dataclasses.asdict(r) for r in rs] for mode, rs in runs.items()},
     }
-    if "plain" in runs:
-        summary["plain_provider_s"] = median([r["seconds"] for r in runs["plain"]])
-    return summary
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -151,8 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count-keys", type=int, default=20, help="keys per request count (20)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the JSON file to write")
     args = parser.parse_args(argv)
-    if args.n < CONCURRENCY or args.rounds < 1:
-        parser.error(f"--n must be at least {CONCURRENCY} and --rounds at least 1")
+    if args.n < CONCURRENCY or args.rounds < 1 or args.count_keys < 1:
+        parser.error(f"--n must be at least {CONCURRENCY}, --rounds and --count-keys at least 1")
 
     started = time.perf_counter()
     results: dict[str, Any] = {
@@ -194,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
 
         log(f"lifecycles of {args.n} keys at loopback speed")
         loopback = lifecycle_rounds(
-            emulator, args.n, args.rounds, 0.0, ["direct", "fleet", "plain"]
+            emulator, args.n, args.rounds, 0.0, ["direct", "fleet", "plain", "null"]
         )
         results["lifecycle_loopback"] = summarize_lifecycle(loopback, args.n, capacity)
 
@@ -205,18 +207,20 @@ def main(argv: list[str] | None = None) -> int:
         results["lifecycle_delay"] = summarize_lifecycle(delayed, args.n, capacity)
         emulator.reset()
 
-    fleet_cpu = [r["host_cpu"] / args.n for r in loopback["fleet"]]
-    plain_cpu = [r["host_cpu"] / args.n for r in loopback["plain"]]
+    def cpu_ms(mode: str) -> float:
+        return median([(r.host_cpu or 0.0) / args.n for r in loopback[mode]]) * 1000
+
     results["host_cpu_per_lifecycle"] = {
-        "fleet_ms": median(fleet_cpu) * 1000,
-        "plain_ms": median(plain_cpu) * 1000,
-        "provider_own_ms": (median(fleet_cpu) - median(plain_cpu)) * 1000,
+        "fleet_ms": cpu_ms("fleet"),
+        "plain_ms": cpu_ms("plain"),
+        "null_ms": cpu_ms("null"),
+        "provider_own_ms": cpu_ms("fleet") - cpu_ms("plain"),
+        "direct_client_ms": median([r.client_cpu / args.n for r in loopback["direct"]]) * 1000,
     }
     results["peak_rss_mib"] = {
-        "fleet": max(r["peak_rss_mib"] for r in loopback["fleet"]),
-        "plain": max(r["peak_rss_mib"] for r in loopback["plain"]),
-        "after_resources": args.n + 2 * CONCURRENCY,
+        mode: max(r.peak_rss_mib or 0.0 for r in loopback[mode]) for mode in ("fleet", "plain")
     }
+    results["peak_rss_mib"]["after_resources"] = args.n + 2 * CONCURRENCY
     results["met"] = targets_met(results)
     results["elapsed_s"] = time.perf_counter() - started
 
@@ -253,42 +257,52 @@ def render(results: dict[str, Any]) -> str:
     rows: list[tuple[str, str, str, str]] = []
 
     def mark(key: str) -> str:
-        value = met.get(key)
-        return {True: "yes", False: "NO", None: "n/a"}[value]
+        return {True: "yes", False: "NO", None: "n/a"}[met.get(key)]
 
     def lifecycle(label: str, key: str, target_key: str) -> None:
         s = results[key]
+        seconds = s["seconds"]
         ratio = "refused" if s["ratio"] is None else f"{s['ratio']:.2f}"
         rows.append(
             (
-                f"lifecycle {label}: provider / direct",
-                f"{s['provider_s']:.2f} s / {s['direct_s']:.2f} s = {ratio}",
+                f"1. lifecycle {label}: provider host / direct",
+                f"{seconds['fleet']:.2f} s / {seconds['direct']:.2f} s = {ratio}",
                 f"<= {TARGETS[target_key]}",
                 mark(target_key),
             )
         )
-        if "plain_provider_s" in s:
-            rows.append(
-                (f"lifecycle {label}: trivial provider", f"{s['plain_provider_s']:.2f} s", "", "")
-            )
+        for mode in ("plain", "null"):
+            if mode in seconds:
+                rows.append((f"   {MODES[mode]}", f"{seconds[mode]:.2f} s", "", ""))
         if s["ratio_refused"]:
-            rows.append(("  ratio refused", s["ratio_refused"], "", ""))
+            rows.append(("   ratio refused", s["ratio_refused"], "", ""))
+        if s["background_cores"] > BUSY_MACHINE_CORES:
+            rows.append(
+                (
+                    "   warning: busy machine",
+                    f"other processes used {s['background_cores']:.2f} cores meanwhile",
+                    "",
+                    "",
+                )
+            )
 
     lifecycle("loopback", "lifecycle_loopback", "ratio_loopback")
     lifecycle(f"{p['delay_ms']:g} ms", "lifecycle_delay", "ratio_delay")
     cpu = results["host_cpu_per_lifecycle"]
     rows.append(
         (
-            "host CPU per lifecycle: provider - trivial",
+            "2. host CPU per lifecycle: provider - trivial",
             f"{cpu['fleet_ms']:.2f} - {cpu['plain_ms']:.2f} = {cpu['provider_own_ms']:+.2f} ms",
             "",
             "",
         )
     )
+    rows.append(("   host, no-HTTP provider", f"{cpu['null_ms']:.2f} ms", "", ""))
+    rows.append(("   direct requests, client CPU", f"{cpu['direct_client_ms']:.2f} ms", "", ""))
     per_op = results["requests_per_op"]
     rows.append(
         (
-            "requests per op: " + ", ".join(per_op),
+            "3. requests per op: " + ", ".join(per_op),
             ", ".join(f"{per_op[op]['per_op']:g}" for op in per_op),
             ", ".join(str(REQUESTS_PER_OP[op]) for op in per_op),
             mark("requests_per_op"),
@@ -297,7 +311,7 @@ def render(results: dict[str, Any]) -> str:
     cold = results["cold_start"]
     rows.append(
         (
-            "cold start to first create: provider / trivial",
+            "4. cold start to first create: provider / trivial",
             f"{cold['fleet_s']:.2f} s / {cold['plain_s']:.2f} s = {cold['ratio']:.2f}",
             f"<= {TARGETS['cold_start_ratio']}",
             mark("cold_start_ratio"),
@@ -306,7 +320,7 @@ def render(results: dict[str, Any]) -> str:
     tp = results["emulator_throughput"]
     rows.append(
         (
-            "emulator GET one key, 1 / 8 clients",
+            "5. emulator GET one key, 1 / 8 clients",
             f"{tp['1']['requests_per_s']:.0f} / {tp['8']['requests_per_s']:.0f} req/s",
             f">= {TARGETS['emulator_rps_8']:.0f} at 8",
             mark("emulator_rps_8"),
@@ -315,13 +329,13 @@ def render(results: dict[str, Any]) -> str:
     rss = results["peak_rss_mib"]
     rows.append(
         (
-            f"host peak RSS after {rss['after_resources']} keys: provider (trivial)",
+            f"6. host peak RSS after {rss['after_resources']} keys: provider (trivial)",
             f"{rss['fleet']:.1f} MiB ({rss['plain']:.1f} MiB)",
             "",
             "",
         )
     )
-    header = ("metric", f"N={p['n']}, {p['rounds']} rounds, median", "target", "met")
+    header = ("metric", f"N={p['n']}, {p['rounds']} rounds, medians", "target", "met")
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
 
     def line(row: tuple[str, str, str, str]) -> str:

@@ -1,8 +1,7 @@
-"""The Fleet emulator in its own process, and what /proc says about a process."""
+"""The Fleet emulator in its own process, with its test-control API."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from types import TracebackType
@@ -10,26 +9,11 @@ from typing import Any
 
 import requests
 
+from benchmarks.procfs import cpu_seconds
+
 POLICY = "bench-policy"
 USER = "elastic"
 PASSWORD = "changeme"  # noqa: S105 - the emulator's default login
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a whole process (every thread), from /proc/<pid>/stat."""
-    with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
-        fields = handle.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
-
-
-def peak_rss_mib(pid: int) -> float:
-    """The process's peak resident set size (VmHWM), in MiB."""
-    with open(f"/proc/{pid}/status", encoding="ascii") as handle:
-        for line in handle:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmHWM for process {pid}")
 
 
 class EmulatorProcess:

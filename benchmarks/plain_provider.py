@@ -1,13 +1,15 @@
-"""A trivial dynamic provider that makes the provider's HTTP calls the plainest way.
+"""Trivial dynamic providers: the HTTP calls made the plainest way, and no HTTP at all.
 
-It is the baseline for the host's CPU time and cold start: ``requests.post``, ``requests.get``
-and ``requests.delete`` (a new session and connection per call), no validation, no retries.
-Importing this module has no side effects, so the host can unpickle the provider by reference.
+``PlainProvider`` is the baseline for the host's CPU time and cold start: ``requests.post``,
+``requests.get`` and ``requests.delete`` (a new session and connection per call), no validation,
+no retries. ``NullProvider`` makes no call at all: it shows what the host itself costs.
+Importing this module has no side effects, so the host can unpickle the providers by reference.
 """
 
 from __future__ import annotations
 
 import secrets
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -84,3 +86,54 @@ class PlainProvider(dynamic.ResourceProvider):
         )
         if response.status_code != 404:
             response.raise_for_status()
+
+
+class NullProvider(dynamic.ResourceProvider):
+    """No HTTP at all: what the dynamic-provider host itself costs per lifecycle.
+
+    Its outputs have the shape and size of a real key's, so marshalling costs the same.
+    """
+
+    serialize_as_secret_always = False
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {}
+
+    def __setstate__(self, state: Mapping[str, Any]) -> None:
+        pass
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
+        """Pass the inputs through, naming the key after the resource."""
+        inputs = {k: v for k, v in news.items() if k != "__provider"}
+        if not inputs.get("name"):
+            inputs["name"] = f"{inputs.get('resource_name', 'key')}-{secrets.token_hex(4)}"
+        return dynamic.CheckResult(inputs, [])
+
+    def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
+        """Answer with made-up outputs of a real key's size."""
+        key_id = str(uuid.uuid4())
+        outs = {
+            **props,
+            "api_key": secrets.token_urlsafe(45),
+            "api_key_id": secrets.token_urlsafe(15),
+            "active": True,
+            "created_at": "2025-01-01T00:00:00.000Z",
+            "hidden": False,
+            "full_name": f"{props.get('name')} ({key_id})",
+        }
+        return dynamic.CreateResult(key_id, outs)
+
+    def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
+        """Echo the stored outputs."""
+        outs = {k: v for k, v in props.items() if k != "__provider"}
+        inputs: dict[str, Any] = {
+            k: outs[k] for k in ("policy_id", "name", "resource_name") if k in outs
+        }
+        return dynamic.ReadResult(id_, outs, inputs)
+
+    def diff(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> dynamic.DiffResult:
+        """Never a change."""
+        return dynamic.DiffResult(changes=False)
+
+    def delete(self, id_: str, _props: dict[str, Any]) -> None:
+        """Nothing to do."""

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import http.client
 import os
+import statistics
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,7 +18,8 @@ from google.protobuf import struct_pb2
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime.proto import provider_pb2
 
-from benchmarks.emulator import PASSWORD, POLICY, USER, EmulatorProcess, cpu_seconds, peak_rss_mib
+from benchmarks.emulator import PASSWORD, POLICY, USER, EmulatorProcess
+from benchmarks.procfs import cpu_seconds, machine_busy_seconds, peak_rss_mib
 from tests.harness.host import ProviderHost
 from tests.harness.wire import to_struct
 
@@ -42,10 +44,55 @@ def plain_provider_blob() -> str:
     return str(serialize_provider(PlainProvider()))
 
 
+def null_provider_blob() -> str:
+    """The ``__provider`` input of a resource served by the provider that makes no HTTP call."""
+    from benchmarks.plain_provider import NullProvider  # noqa: PLC0415
+
+    return str(serialize_provider(NullProvider()))
+
+
 PROVIDERS: dict[str, Callable[[], str]] = {
     "fleet": fleet_provider_blob,
     "plain": plain_provider_blob,
+    "null": null_provider_blob,
 }
+
+
+@dataclass
+class Run:
+    """One measured run: wall time and the CPU each process used meanwhile."""
+
+    seconds: float = 0.0
+    emulator_cpu: float = 0.0
+    client_cpu: float = 0.0
+    host_cpu: float | None = None
+    peak_rss_mib: float | None = None
+    background_cores: float = 0.0
+    rpc_ms: dict[str, float] = field(default_factory=dict)
+
+
+@contextmanager
+def measured(emulator: EmulatorProcess, host_pid: int | None = None) -> Iterator[Run]:
+    """Measure what happens in the block: CPU of the emulator, this process and the host.
+
+    ``background_cores`` is the CPU that other processes on the machine used meanwhile, in
+    cores: a busy machine makes every number slower and noisier.
+    """
+    run = Run()
+    machine = machine_busy_seconds()
+    emulator_cpu = emulator.cpu_seconds()
+    client_cpu = time.process_time()
+    host_cpu = cpu_seconds(host_pid) if host_pid is not None else 0.0
+    started = time.perf_counter()
+    yield run
+    elapsed = time.perf_counter() - started
+    run.emulator_cpu = emulator.cpu_seconds() - emulator_cpu
+    run.client_cpu = time.process_time() - client_cpu
+    ours = run.emulator_cpu + run.client_cpu
+    if host_pid is not None:
+        run.host_cpu = cpu_seconds(host_pid) - host_cpu
+        ours += run.host_cpu
+    run.background_cores = max(0.0, machine_busy_seconds() - machine - ours) / elapsed
 
 
 def run_threads(n: int, threads: int, work: Callable[[int], None]) -> float:
@@ -77,8 +124,11 @@ def run_threads(n: int, threads: int, work: Callable[[int], None]) -> float:
 # -- direct ------------------------------------------------------------------------------
 
 
-def direct_lifecycles(url: str, n: int, tag: str, threads: int = CONCURRENCY) -> float:
+def direct_lifecycles(
+    emulator: EmulatorProcess, n: int, tag: str, threads: int = CONCURRENCY
+) -> Run:
     """Create, read and revoke ``n`` keys with ``requests``, one Session per thread."""
+    url = emulator.url
     local = threading.local()
 
     def session() -> requests.Session:
@@ -101,7 +151,10 @@ def direct_lifecycles(url: str, n: int, tag: str, threads: int = CONCURRENCY) ->
         read.json()
         client.delete(key_url, timeout=30).raise_for_status()
 
-    return run_threads(n, threads, lifecycle)
+    run_threads(threads, threads, lambda i: None)  # threads warm, as in the host runs
+    with measured(emulator) as run:
+        run.seconds = run_threads(n, threads, lifecycle)
+    return run
 
 
 # -- through the provider host -----------------------------------------------------------
@@ -114,11 +167,25 @@ def stack_config(url: str) -> dict[str, str]:
 
 @dataclass
 class Engine:
-    """Sends Check, Diff, Create, Read and Delete to a host, shaped as the engine sends them."""
+    """Sends Check, Diff, Create, Read and Delete to a host, shaped as the engine sends them.
+
+    Every call's latency, as the engine would see it, is kept per method in ``latency``.
+    """
 
     host: ProviderHost
     blob: str
     stack: str = "bench"
+    latency: dict[str, list[float]] = field(default_factory=dict)
+
+    def _call(self, method: str, request: Any) -> Any:
+        started = time.perf_counter()
+        response = self.host.call(method, request)
+        self.latency.setdefault(method, []).append(time.perf_counter() - started)
+        return response
+
+    def latency_ms(self) -> dict[str, float]:
+        """The median latency of each method so far, in milliseconds."""
+        return {m: statistics.median(v) * 1000 for m, v in self.latency.items() if v}
 
     def urn(self, name: str) -> str:
         """The URN of resource ``name``."""
@@ -128,16 +195,16 @@ class Engine:
         """A program's inputs: the policy, the resource name and the serialized provider."""
         return to_struct({"policy_id": POLICY, "resource_name": name, "__provider": self.blob})
 
-    def check(self, name: str) -> struct_pb2.Struct:
+    def check(self, name: str, news: struct_pb2.Struct | None = None) -> struct_pb2.Struct:
         """Check(olds={}, news); the checked inputs."""
-        response = self.host.call(
+        response = self._call(
             "Check",
             provider_pb2.CheckRequest(
                 urn=self.urn(name),
                 name=name,
                 type=RESOURCE_TYPE,
                 olds=struct_pb2.Struct(),
-                news=self.news(name),
+                news=news if news is not None else self.news(name),
                 randomSeed=os.urandom(32),
             ),
         )
@@ -148,7 +215,7 @@ class Engine:
 
     def create(self, name: str, inputs: struct_pb2.Struct) -> tuple[str, struct_pb2.Struct]:
         """Create(properties=checked inputs); the id and the outputs."""
-        response = self.host.call(
+        response = self._call(
             "Create",
             provider_pb2.CreateRequest(
                 urn=self.urn(name), name=name, type=RESOURCE_TYPE, properties=inputs
@@ -162,7 +229,7 @@ class Engine:
         self, name: str, id_: str, outputs: struct_pb2.Struct, inputs: struct_pb2.Struct
     ) -> Any:
         """Diff(olds=outputs, news=checked inputs, old_inputs=inputs), as in ``pulumi up``."""
-        return self.host.call(
+        return self._call(
             "Diff",
             provider_pb2.DiffRequest(
                 id=id_,
@@ -179,7 +246,7 @@ class Engine:
         self, name: str, id_: str, outputs: struct_pb2.Struct, inputs: struct_pb2.Struct
     ) -> tuple[struct_pb2.Struct, struct_pb2.Struct]:
         """Read(properties=outputs, inputs), as in ``pulumi refresh``; new outputs and inputs."""
-        response = self.host.call(
+        response = self._call(
             "Read",
             provider_pb2.ReadRequest(
                 id=id_,
@@ -198,7 +265,7 @@ class Engine:
         self, name: str, id_: str, outputs: struct_pb2.Struct, inputs: struct_pb2.Struct
     ) -> None:
         """Delete(properties=outputs, old_inputs), as in ``pulumi destroy``."""
-        self.host.call(
+        self._call(
             "Delete",
             provider_pb2.DeleteRequest(
                 id=id_,
@@ -210,9 +277,9 @@ class Engine:
             ),
         )
 
-    def lifecycle(self, name: str) -> None:
+    def lifecycle(self, name: str, news: struct_pb2.Struct | None = None) -> None:
         """Check, create, read and delete one key."""
-        inputs = self.check(name)
+        inputs = self.check(name, news)
         id_, outputs = self.create(name, inputs)
         outputs, inputs = self.read(name, id_, outputs, inputs)
         self.delete(name, id_, outputs, inputs)
@@ -239,16 +306,6 @@ def configured_host(url: str) -> Iterator[ProviderHost]:
         host.close()
 
 
-@dataclass
-class HostRun:
-    """One measured run of lifecycles through a provider host."""
-
-    seconds: float
-    host_cpu: float
-    emulator_cpu: float
-    peak_rss_mib: float
-
-
 def host_lifecycles(
     emulator: EmulatorProcess,
     provider: str,
@@ -256,22 +313,23 @@ def host_lifecycles(
     tag: str,
     warmup: int = 2 * CONCURRENCY,
     threads: int = CONCURRENCY,
-) -> HostRun:
-    """``n`` lifecycles through a fresh host serving ``provider`` ("fleet" or "plain").
+) -> Run:
+    """``n`` lifecycles through a fresh host serving ``provider`` ("fleet", "plain" or "null").
 
     A few warm-up lifecycles first (the first call unpickles the provider and imports it);
-    CPU time is the host's own, over the measured lifecycles only.
+    the measured lifecycles' inputs are marshalled beforehand, as the engine's would be.
     """
-    engine_blob = PROVIDERS[provider]()
     with configured_host(emulator.url) as host:
-        engine = Engine(host, engine_blob)
+        engine = Engine(host, PROVIDERS[provider]())
         run_threads(warmup, threads, lambda i: engine.lifecycle(f"{tag}-warm-{i}"))
-        cpu_before = cpu_seconds(host.pid)
-        emulator_before = emulator.cpu_seconds()
-        seconds = run_threads(n, threads, lambda i: engine.lifecycle(f"{tag}-{i}"))
-        host_cpu = cpu_seconds(host.pid) - cpu_before
-        emulator_cpu = emulator.cpu_seconds() - emulator_before
-        return HostRun(seconds, host_cpu, emulator_cpu, peak_rss_mib(host.pid))
+        engine.latency.clear()
+        names = [f"{tag}-{i}" for i in range(n)]
+        news = [engine.news(name) for name in names]
+        with measured(emulator, host.pid) as run:
+            run.seconds = run_threads(n, threads, lambda i: engine.lifecycle(names[i], news[i]))
+        run.peak_rss_mib = peak_rss_mib(host.pid)
+        run.rpc_ms = engine.latency_ms()
+        return run
 
 
 def cold_start(emulator: EmulatorProcess, provider: str, tag: str) -> float:
