@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run every benchmark, print the table, write the JSON file."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--n", type=int, default=300, help="keys per lifecycle run (300)")
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (5)")
+    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds (7)")
     parser.add_argument("--delay-ms", type=float, default=20.0, help="the slow-Kibana delay (20)")
     parser.add_argument("--count-keys", type=int, default=20, help="keys per request count (20)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the JSON file to write")
