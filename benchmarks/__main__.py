@@ -76,6 +76,8 @@ def machine() -> dict[str, Any]:
         "cpu": model,
         "python": platform.python_version(),
         "platform": platform.platform(),
+        # Set, hosts compile the provider's sources on every start (no .pyc is written).
+        "PYTHONDONTWRITEBYTECODE": os.environ.get("PYTHONDONTWRITEBYTECODE", ""),
     }
 
 
