@@ -10,13 +10,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import secrets
-import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 import pulumi
@@ -27,15 +24,11 @@ from fleet_provider.client import RETRY_STATUSES, FleetClient, KibanaVersion
 from fleet_provider.config import (
     ALL_SETTINGS,
     DEFAULT_SPACE_ID,
-    SPACE_ID_PATTERN,
     FleetSettings,
     resolve_settings,
 )
 from fleet_provider.durations import (
     expiration_for_kibana,
-    parse_duration,
-    parse_timestamp,
-    validate_expiration,
 )
 from fleet_provider.exceptions import (
     ApiError,
@@ -47,31 +40,28 @@ from fleet_provider.exceptions import (
     UnexpectedResponseError,
     UnsupportedVersionError,
 )
+from fleet_provider.inputs import (
+    INPUT_KEYS,
+    OUTPUT_KEYS,
+    UPDATABLE_INPUTS,
+    check_inputs,
+)
 from fleet_provider.names import holds_name, kuery_quote, user_name
+from fleet_provider.state import (
+    differs,
+    outputs,
+    replacing_changes,
+    rotates_at,
+    rotation_due,
+)
 
 RESOURCE_MODULE = "fleet"
 RESOURCE_NAME = "EnrollmentApiKey"
 
-# Inputs whose change replaces the key: Kibana cannot change a key in place.
-USER_INPUTS = ("policy_id", "name", "expiration", "space_id")
-# Inputs that only steer the provider; a change to them updates the state, no Kibana call.
-UPDATABLE_INPUTS = ("rotate_after", "adopt_existing")
-# Inputs the resource adds itself: `check` gets no URN, so the resource passes its own name.
-INTERNAL_INPUTS = ("resource_name", "auto_named")
-INPUT_KEYS = (*USER_INPUTS, "adopt_key_id", *UPDATABLE_INPUTS, *INTERNAL_INPUTS)
-# Outputs read from Kibana, beside the inputs.
-KIBANA_OUTPUTS = ("api_key", "api_key_id", "active", "created_at", "hidden", "expire_at")
-OUTPUT_KEYS = (*INPUT_KEYS, *KIBANA_OUTPUTS, "full_name", "rotates_at")
 SECRET_OUTPUTS = ["api_key"]
 
 FORCE_DELETE_SINCE = KibanaVersion(9, 5, 0)
 EXPIRATION_SINCE = KibanaVersion(9, 3, 0)
-AUTO_NAME_SUFFIX_BYTES = 4
-
-
-def is_unknown(value: Any) -> bool:
-    """True for a value not yet known during preview (``pulumi.output.Unknown``)."""
-    return isinstance(value, pulumi.output.Unknown)
 
 
 class _ClientCache:
@@ -138,60 +128,8 @@ class EnrollmentApiKeyProvider(dynamic.ResourceProvider):
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
         """Validate and normalise inputs, choosing an auto-name once; no HTTP call."""
-        failures: list[dynamic.CheckFailure] = []
-        inputs: dict[str, Any] = {}
-        olds = _olds or {}
-
-        unknown_keys = sorted(set(news) - set(INPUT_KEYS) - {"__provider"})
-        for key in unknown_keys:
-            failures.append(
-                dynamic.CheckFailure(key, f"{key} is not an input of EnrollmentApiKey: remove it")
-            )
-
-        for key, validate in (
-            ("policy_id", _check_policy_id),
-            ("name", _check_name),
-            ("expiration", _check_expiration),
-            ("space_id", _check_space_id),
-            ("adopt_key_id", _check_adopt_key_id),
-            ("adopt_existing", _check_adopt_existing),
-            ("rotate_after", _check_rotate_after),
-        ):
-            value = news.get(key)
-            if value is None or is_unknown(value):
-                if value is not None:
-                    inputs[key] = value
-                continue
-            try:
-                inputs[key] = validate(value)
-            except InputError as error:
-                failures.append(dynamic.CheckFailure(key, str(error)))
-
-        if "policy_id" not in inputs and not any(f.property == "policy_id" for f in failures):
-            failures.append(
-                dynamic.CheckFailure(
-                    "policy_id",
-                    "policy_id is required: set it to the id of the agent policy the key "
-                    "enrolls agents into",
-                )
-            )
-
-        if "space_id" not in inputs:
-            inputs["space_id"] = self._stack_config.get("fleet:spaceId") or DEFAULT_SPACE_ID
-
-        failures.extend(_adoption_failures(inputs, news))
-
-        resource_name = news.get("resource_name")
-        if isinstance(resource_name, str):
-            inputs["resource_name"] = resource_name
-        if "name" in inputs or "adopt_key_id" in inputs:
-            # An adopted key keeps the name it has in Kibana.
-            inputs["auto_named"] = False
-        else:
-            inputs["name"] = _auto_name(olds, resource_name)
-            inputs["auto_named"] = True
-        if inputs.get("rotate_after") and inputs["auto_named"] is False and not failures:
-            _warn_fixed_name_rotation(resource_name)
+        default_space = self._stack_config.get("fleet:spaceId") or DEFAULT_SPACE_ID
+        inputs, failures = check_inputs(_olds or {}, news, default_space)
         return dynamic.CheckResult(inputs, failures)
 
     # -- create ----------------------------------------------------------------------------
@@ -366,19 +304,17 @@ class EnrollmentApiKeyProvider(dynamic.ResourceProvider):
 
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
         """A changed key input, a revoked key or a due rotation replaces; the rest updates."""
-        changed = _replacing_changes(id_, olds, news)
+        changed = replacing_changes(id_, olds, news)
         revoked = olds.get("active") is False
-        rotation_due = _rotation_due(olds, news)
-        replaces = (
-            changed + (["active"] if revoked else []) + (["rotates_at"] if rotation_due else [])
-        )
+        due = rotation_due(olds, news)
+        replaces = changed + (["active"] if revoked else []) + (["rotates_at"] if due else [])
         if not replaces:
-            updated = [key for key in UPDATABLE_INPUTS if _differs(olds.get(key), news.get(key))]
+            updated = [key for key in UPDATABLE_INPUTS if differs(olds.get(key), news.get(key))]
             return dynamic.DiffResult(changes=bool(updated), replaces=[])
         keeps_fixed_name = (
             news.get("auto_named") is False
-            and not _differs(olds.get("name"), news.get("name"))
-            and not _differs(olds.get("policy_id"), news.get("policy_id"))
+            and not differs(olds.get("name"), news.get("name"))
+            and not differs(olds.get("policy_id"), news.get("policy_id"))
         )
         if keeps_fixed_name and changed:
             self._refuse_unsafe_fixed_name_replacement(news)
@@ -412,9 +348,9 @@ class EnrollmentApiKeyProvider(dynamic.ResourceProvider):
             elif key in UPDATABLE_INPUTS:
                 outs.pop(key, None)
         outs.pop("rotates_at", None)
-        rotates_at = _rotates_at(outs)
-        if rotates_at is not None:
-            outs["rotates_at"] = rotates_at
+        due_at = rotates_at(outs)
+        if due_at is not None:
+            outs["rotates_at"] = due_at
         return dynamic.UpdateResult(outs)
 
     # -- delete ----------------------------------------------------------------------------
@@ -446,106 +382,6 @@ class EnrollmentApiKeyProvider(dynamic.ResourceProvider):
         )
 
 
-def outputs(props: Mapping[str, Any], item: Mapping[str, Any]) -> dict[str, Any]:
-    """The resource outputs: the inputs as given, plus what Kibana reports about the key."""
-    outs = {key: props[key] for key in INPUT_KEYS if key in props and props[key] is not None}
-    key_id = str(item["id"])
-    outs["policy_id"] = item.get("policy_id", outs.get("policy_id"))
-    name = user_name(item.get("name"), key_id)
-    if name is not None:
-        outs["name"] = name
-    for key in KIBANA_OUTPUTS:
-        if item.get(key) is not None:
-            outs[key] = item[key]
-    outs["full_name"] = item.get("name") or key_id
-    rotates_at = _rotates_at(outs)
-    if rotates_at is not None:
-        outs["rotates_at"] = rotates_at
-    return outs
-
-
-def _rotates_at(outs: Mapping[str, Any]) -> str | None:
-    """When the key is due for rotation: ``created_at`` plus ``rotate_after``, ISO-8601."""
-    rotate_after = outs.get("rotate_after")
-    created_at = outs.get("created_at")
-    if not isinstance(rotate_after, str) or not isinstance(created_at, str):
-        return None
-    created = parse_timestamp(created_at, "created_at")
-    due = created + parse_duration(rotate_after, "rotate_after")
-    return due.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _rotation_due(olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:
-    """True when the key is at least ``rotate_after`` old (the new value, if it changed)."""
-    rotate_after = news.get("rotate_after")
-    if not isinstance(rotate_after, str) or is_unknown(rotate_after):
-        return False
-    rotates_at = _rotates_at({"created_at": olds.get("created_at"), "rotate_after": rotate_after})
-    if rotates_at is None:
-        return False
-    return datetime.now(timezone.utc) >= parse_timestamp(rotates_at, "rotates_at")
-
-
-def _replacing_changes(id_: str, olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
-    """The inputs whose change needs a new key."""
-    changed = []
-    for key in USER_INPUTS:
-        new = news.get(key)
-        if key == "name" and new is None and news.get("adopt_key_id") is not None:
-            continue  # an adopted key keeps the name it has in Kibana
-        if _differs(olds.get(key), new):
-            changed.append(key)
-    adopt = news.get("adopt_key_id")
-    # Adopting another key replaces; dropping the input after adoption, or naming the key
-    # already held, changes nothing.
-    if (
-        adopt is not None
-        and (is_unknown(adopt) or adopt != id_)
-        and _differs(olds.get("adopt_key_id"), adopt)
-    ):
-        changed.append("adopt_key_id")
-    return changed
-
-
-def _adoption_failures(
-    inputs: Mapping[str, Any], news: Mapping[str, Any]
-) -> list[dynamic.CheckFailure]:
-    failures = []
-    if inputs.get("adopt_key_id") is not None and inputs.get("adopt_existing"):
-        failures.append(
-            dynamic.CheckFailure(
-                "adopt_existing",
-                "adopt_existing cannot be combined with adopt_key_id: keep one of them",
-            )
-        )
-    if inputs.get("adopt_existing") and news.get("name") is None:
-        failures.append(
-            dynamic.CheckFailure(
-                "name",
-                "name is required with adopt_existing: name the key to take over, e.g. Default",
-            )
-        )
-    if inputs.get("adopt_key_id") is not None and news.get("expiration") is not None:
-        failures.append(
-            dynamic.CheckFailure(
-                "expiration",
-                "expiration cannot be set on an adopted key: Kibana cannot change an existing "
-                "key's expiry; remove expiration or adopt_key_id",
-            )
-        )
-    return failures
-
-
-def _warn_fixed_name_rotation(resource_name: Any) -> None:
-    # The host passes stderr to the user as a diagnostic: this is how a preview "says so".
-    print(
-        f"warning: EnrollmentApiKey {resource_name!r} has a fixed name and rotate_after: each "
-        "rotation revokes the old key before creating the new one (a gap with no valid token), "
-        "and Kibana before 9.5 refuses the reused name; leave name out for overlapping rotation",
-        file=sys.stderr,
-    )
-
-
 def _may_have_failed_in_transit(error: FleetError) -> bool:
     """True for failures worth another try: no answer, a proxy's error, a cut-off body."""
     if isinstance(error, TransportError):
@@ -553,85 +389,6 @@ def _may_have_failed_in_transit(error: FleetError) -> bool:
     if isinstance(error, UnexpectedResponseError):
         return True
     return isinstance(error, ApiError) and error.status in RETRY_STATUSES
-
-
-def _differs(old: Any, new: Any) -> bool:
-    if is_unknown(new):
-        return True
-    return bool(old != new)
-
-
-def _auto_name(olds: Mapping[str, Any], resource_name: Any) -> str:
-    previous = olds.get("name")
-    if (
-        olds.get("auto_named")
-        and isinstance(previous, str)
-        and olds.get("resource_name") == resource_name
-    ):
-        return previous
-    base = resource_name if isinstance(resource_name, str) and resource_name else "key"
-    return f"{base}-{secrets.token_hex(AUTO_NAME_SUFFIX_BYTES)}"
-
-
-def _check_policy_id(value: Any) -> str:
-    if not isinstance(value, str):
-        raise InputError("policy_id", f"must be a string, not {type(value).__name__}")
-    if not value.strip():
-        raise InputError("policy_id", "must not be empty: set it to the id of an agent policy")
-    return value
-
-
-def _check_name(value: Any) -> str:
-    if not isinstance(value, str):
-        raise InputError("name", f"must be a string, not {type(value).__name__}")
-    if not value.strip():
-        raise InputError(
-            "name", "must not be empty: give a name, or leave it out for an automatic one"
-        )
-    if value != value.strip():
-        raise InputError("name", f"{value!r} has leading or trailing spaces: remove them")
-    return value
-
-
-def _check_expiration(value: Any) -> str:
-    if not isinstance(value, str):
-        raise InputError("expiration", f"must be a string such as 90d, not {type(value).__name__}")
-    validate_expiration(value)
-    return value
-
-
-def _check_adopt_key_id(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InputError(
-            "adopt_key_id", "must be the id of an existing enrollment key (a non-empty string)"
-        )
-    return value
-
-
-def _check_adopt_existing(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise InputError("adopt_existing", f"must be true or false, not {type(value).__name__}")
-    return value
-
-
-def _check_rotate_after(value: Any) -> str:
-    if not isinstance(value, str):
-        raise InputError(
-            "rotate_after", f"must be a duration such as 30d, not {type(value).__name__}"
-        )
-    parse_duration(value, "rotate_after")
-    return value
-
-
-def _check_space_id(value: Any) -> str:
-    if not isinstance(value, str):
-        raise InputError("space_id", f"must be a string, not {type(value).__name__}")
-    if not SPACE_ID_PATTERN.match(value):
-        raise InputError(
-            "space_id",
-            f"{value!r} is not a Kibana space id: use lower-case letters, digits, '_' and '-'",
-        )
-    return value
 
 
 _PROVIDER = EnrollmentApiKeyProvider()
