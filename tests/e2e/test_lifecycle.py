@@ -298,3 +298,25 @@ def test_no_credential_or_token_leaks_anywhere(
             assert needle not in repr(
                 {k: v for k, v in created.exports.items() if k not in created.secret_exports}
             )
+
+
+@pytest.mark.parametrize(
+    ("version", "after_refresh"),
+    [("9.4.0", "revoked"), ("9.5.0", "gone")],
+)
+def test_refresh_after_the_policy_is_deleted(
+    make_stack: Callable[..., Stack], version: str, after_refresh: str
+) -> None:
+    stack = make_stack(version)
+    policy = stack.kibana.create_policy("short-lived")
+    created = stack.engine.up(one_key(policy_id=policy), stack.config())
+    stack.kibana.delete_policy(policy)
+    refreshed = stack.engine.refresh()
+    if after_refresh == "revoked":
+        # Kibana up to 9.4 revokes a deleted policy's keys: the next up would replace the key.
+        assert refreshed.outputs["linux-hosts"]["active"] is False
+        assert refreshed.step("linux-hosts", "refresh").detail["replaces"] == ["active"]
+    else:
+        # Kibana 9.5+ removes them: the key leaves the state.
+        assert "linux-hosts" not in names_in_state(stack)
+        assert stack.kibana.get_key(created.exports["key_id"]) is None
