@@ -12,8 +12,9 @@ import ipaddress
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from fleet_provider.exceptions import ConfigurationError
@@ -68,6 +69,8 @@ ALL_SETTINGS = (
     MAX_RETRIES,
 )
 CREDENTIALS = (API_KEY, USERNAME, PASSWORD, BEARER_TOKEN)
+
+T = TypeVar("T")
 
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off", ""})
@@ -177,27 +180,15 @@ def resolve_settings(
             "point it at a PEM file holding the CA certificate that signed Kibana's certificate."
         )
 
-    insecure_text, insecure_from = lookup(INSECURE)
-    insecure = parse_bool(insecure_text, insecure_from) if insecure_text is not None else False
+    def parsed(source: SettingSource, parse: Callable[[str, str], T], default: T) -> T:
+        text, origin = lookup(source)
+        return default if text is None else parse(text, origin)
 
-    space_id, space_from = lookup(SPACE_ID)
-    if space_id is not None:
-        space_id = validate_space_id(space_id, space_from)
-
-    timeout_text, timeout_from = lookup(TIMEOUT)
-    timeout = DEFAULT_TIMEOUT_SECONDS
-    if timeout_text is not None:
-        timeout = parse_timeout(timeout_text, timeout_from)
-
-    connect_text, connect_from = lookup(CONNECT_TIMEOUT)
-    connect_timeout = DEFAULT_CONNECT_TIMEOUT_SECONDS
-    if connect_text is not None:
-        connect_timeout = parse_timeout(connect_text, connect_from)
-
-    retries_text, retries_from = lookup(MAX_RETRIES)
-    max_retries = DEFAULT_MAX_RETRIES
-    if retries_text is not None:
-        max_retries = parse_retries(retries_text, retries_from)
+    insecure = parsed(INSECURE, parse_bool, False)
+    space_id = parsed(SPACE_ID, validate_space_id, None)
+    timeout = parsed(TIMEOUT, parse_timeout, DEFAULT_TIMEOUT_SECONDS)
+    connect_timeout = parsed(CONNECT_TIMEOUT, parse_timeout, DEFAULT_CONNECT_TIMEOUT_SECONDS)
+    max_retries = parsed(MAX_RETRIES, parse_retries, DEFAULT_MAX_RETRIES)
 
     return FleetSettings(
         endpoint=endpoint,

@@ -12,6 +12,8 @@ from fleet_provider.emulator import EmulatorServer
 from tests.kibana import KibanaAdmin
 
 DEFAULT_POLICY = "fleet-server-policy"
+# A superuser, and a user whose role can read keys but not create or revoke them.
+TEST_USERS = ["elastic:changeme:superuser", "viewer:viewer-pass:fleet-read"]
 
 StartEmulator = Callable[..., EmulatorServer]
 
@@ -36,6 +38,16 @@ def start_emulator() -> Iterator[StartEmulator]:
     yield start
     for server in servers.values():
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def emulator_at(start_emulator: StartEmulator) -> Callable[[str], EmulatorServer]:
+    """The session's emulator for a Kibana version, with ``TEST_USERS`` and the default policy."""
+
+    def at(version: str = "9.5.0") -> EmulatorServer:
+        return start_emulator(kibana_version=version, users=TEST_USERS)
+
+    return at
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -22,28 +22,6 @@ from tests.kibana import KibanaAdmin
 from tests.providers import configured_provider
 
 POLICY = "fleet-server-policy"
-
-
-@pytest.fixture(scope="module")
-def servers() -> Iterator[Callable[[str], EmulatorServer]]:
-    """Emulators by Kibana version, started on first use and stopped after the module."""
-    started: dict[str, EmulatorServer] = {}
-
-    def get(version: str) -> EmulatorServer:
-        if version not in started:
-            server = EmulatorServer(
-                port=0,
-                kibana_version=version,
-                policies=[POLICY],
-                users=["elastic:changeme:superuser", "viewer:viewer-pass:fleet-read"],
-            )
-            server.start()
-            started[version] = server
-        return started[version]
-
-    yield get
-    for server in started.values():
-        server.stop()
 
 
 class Kibana:
@@ -70,13 +48,15 @@ class Kibana:
 
 
 @pytest.fixture
-def kibana(servers: Callable[[str], EmulatorServer]) -> Kibana:
-    return Kibana(servers("9.5.0"))
+def kibana(emulator_at: Callable[[str], EmulatorServer]) -> Kibana:
+    return Kibana(emulator_at("9.5.0"))
 
 
 @pytest.fixture(params=["8.19.0", "9.4.0"])
-def old_kibana(request: pytest.FixtureRequest, servers: Callable[[str], EmulatorServer]) -> Kibana:
-    return Kibana(servers(request.param))
+def old_kibana(
+    request: pytest.FixtureRequest, emulator_at: Callable[[str], EmulatorServer]
+) -> Kibana:
+    return Kibana(emulator_at(request.param))
 
 
 # -- check ------------------------------------------------------------------------------------
@@ -232,8 +212,8 @@ def test_create_explains_a_name_held_by_revoked_keys_before_9_5(old_kibana: Kiba
     assert [k["active"] for k in old_kibana.admin.keys(POLICY) if k["id"] == old["id"]] == [False]
 
 
-def test_create_refuses_expiration_that_kibana_would_ignore(servers: Any) -> None:
-    kibana = Kibana(servers("9.2.0"))
+def test_create_refuses_expiration_that_kibana_would_ignore(emulator_at: Any) -> None:
+    kibana = Kibana(emulator_at("9.2.0"))
     count = len(kibana.admin.keys(POLICY))
     with pytest.raises(UnsupportedVersionError) as caught:
         kibana.up(policy_id=POLICY, expiration="30d")

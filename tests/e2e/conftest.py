@@ -1,4 +1,4 @@
-"""Fixtures for end-to-end tests: emulators by Kibana version and provider hosts."""
+"""Fixtures for end-to-end tests: stacks of a provider host against a reset emulator."""
 
 from __future__ import annotations
 
@@ -12,26 +12,8 @@ from tests.harness.engine import Engine, ProviderHost, secret
 from tests.kibana import KibanaAdmin
 
 POLICY = "fleet-server-policy"
-USERS = ["elastic:changeme:superuser", "viewer:viewer-pass:fleet-read"]
 # The provider must see only what each test gives it, never a developer's own Kibana settings.
 KIBANA_ENV = ["KIBANA_*"]
-
-
-@pytest.fixture(scope="session")
-def emulators() -> Iterator[Callable[[str], EmulatorServer]]:
-    """Emulators by Kibana version, started on first use and stopped at the end."""
-    started: dict[str, EmulatorServer] = {}
-
-    def get(version: str = "9.5.0") -> EmulatorServer:
-        if version not in started:
-            server = EmulatorServer(port=0, kibana_version=version, policies=[POLICY], users=USERS)
-            server.start()
-            started[version] = server
-        return started[version]
-
-    yield get
-    for server in started.values():
-        server.stop()
 
 
 @dataclass
@@ -56,13 +38,13 @@ class Stack:
 
 @pytest.fixture
 def make_stack(
-    emulators: Callable[[str], EmulatorServer],
+    emulator_at: Callable[[str], EmulatorServer],
 ) -> Iterator[Callable[..., Stack]]:
     """Start a provider host against a freshly reset emulator of the given Kibana version."""
     hosts: list[ProviderHost] = []
 
     def make(version: str = "9.5.0", env: dict[str, str] | None = None) -> Stack:
-        server = emulators(version)
+        server = emulator_at(version)
         admin = KibanaAdmin(server.url)
         admin.reset()
         host = ProviderHost(env=env or {}, exclude_env=KIBANA_ENV)
