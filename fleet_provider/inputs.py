@@ -111,6 +111,15 @@ def adoption_failures(
                 "name is required with adopt_existing: name the key to take over, e.g. Default",
             )
         )
+    if inputs.get("adopt_key_id") is not None and news.get("rotate_after") is not None:
+        # A rotation would adopt the same key again, then revoke it as the replaced one.
+        failures.append(
+            dynamic.CheckFailure(
+                "rotate_after",
+                "rotate_after cannot be combined with adopt_key_id: a rotation needs a new "
+                "key; remove adopt_key_id once the key is adopted, then set rotate_after",
+            )
+        )
     if inputs.get("adopt_key_id") is not None and news.get("expiration") is not None:
         failures.append(
             dynamic.CheckFailure(

@@ -124,6 +124,7 @@ def test_adopt_existing_creates_the_key_when_there_is_none(
         ({"adopt_key_id": "k1", "expiration": "30d"}, [("expiration", "expiration cannot be set on an adopted key: Kibana cannot change an existing key's expiry; remove expiration or adopt_key_id")]),
         ({"adopt_existing": "yes", "name": "Default"}, [("adopt_existing", "adopt_existing must be true or false, not str")]),
         ({"adopt_key_id": ""}, [("adopt_key_id", "adopt_key_id must be the id of an existing enrollment key (a non-empty string)")]),
+        ({"adopt_key_id": "k1", "rotate_after": "30d"}, [("rotate_after", "rotate_after cannot be combined with adopt_key_id: a rotation needs a new key; remove adopt_key_id once the key is adopted, then set rotate_after")]),
         ({"rotate_after": "monthly"}, [("rotate_after", "rotate_after 'monthly' is not a duration: use a whole number followed by d, h, m or s, e.g. 30d, 24h, 90m, 60s")]),
     ],
 )  # fmt: skip
