@@ -241,7 +241,6 @@ class FleetClient:
         params: Mapping[str, str | int] | None = None,
         body: Mapping[str, Any] | None = None,
         retry: bool = True,
-        context: str = "",
     ) -> Any:
         """Send one API call and return its parsed JSON; map failures to FleetError types.
 
@@ -264,7 +263,7 @@ class FleetClient:
             else:
                 if response.status_code not in RETRY_STATUSES or attempt >= attempts:
                     try:
-                        return _parse_response(response, self.settings, space_id, context)
+                        return _parse_response(response, self.settings, space_id)
                     except UnexpectedResponseError as unusable:
                         error = unusable
                 else:
@@ -275,7 +274,6 @@ class FleetClient:
                         None,
                         self.settings,
                         space_id,
-                        context,
                     )
                     response.close()
             if attempt >= attempts:
@@ -306,7 +304,6 @@ class FleetClient:
             space_id=space_id,
             body=body,
             retry=False,
-            context=f"policy {policy_id!r}",
         )
         return _item(data, self.settings)
 
@@ -487,7 +484,6 @@ def _parse_response(
     response: requests.Response,
     settings: FleetSettings,
     space_id: str | None,
-    context: str,
 ) -> Any:
     status = response.status_code
     content_type = response.headers.get("Content-Type", "")
@@ -512,7 +508,7 @@ def _parse_response(
     if isinstance(data, dict):
         message = str(data.get("message") or data.get("error") or "")
     message = message or response.reason or "error"
-    raise _api_error(status, message, data, settings, space_id, context)
+    raise _api_error(status, message, data, settings, space_id)
 
 
 def _api_error(
@@ -521,7 +517,6 @@ def _api_error(
     body: Any,
     settings: FleetSettings,
     space_id: str | None,
-    context: str,
 ) -> ApiError:
     space = space_id or DEFAULT_SPACE_ID
     if status in (400, 409) and _DUPLICATE_NAME.match(message):
