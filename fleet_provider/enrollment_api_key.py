@@ -359,7 +359,9 @@ class EnrollmentApiKeyProvider(dynamic.ResourceProvider):
         """Revoke the key; done when Kibana reports it gone or revoked."""
         client = self.client()
         space_id = props.get("space_id") or DEFAULT_SPACE_ID
-        include_hidden = props.get("hidden") is True and client.kibana_version() >= (9, 5, 0)
+        include_hidden = (
+            props.get("hidden") is True and client.kibana_version() >= FORCE_DELETE_SINCE
+        )
         try:
             client.delete_enrollment_api_key(id_, space_id, include_hidden=include_hidden)
             return
