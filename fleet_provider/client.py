@@ -257,9 +257,9 @@ class FleetClient:
             try:
                 response = self._send(method, url, params, body)
             except requests.exceptions.SSLError as exc:
-                raise TLSError(_tls_message(self.settings, exc)) from None
+                error: FleetError = TLSError(_tls_message(self.settings, exc))
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-                error: FleetError = _transport_error(self.settings, exc)
+                error = _transport_error(self.settings, exc)
             else:
                 if response.status_code not in RETRY_STATUSES or attempt >= attempts:
                     try:
@@ -276,7 +276,7 @@ class FleetClient:
                         space_id,
                     )
                     response.close()
-            if attempt >= attempts:
+            if attempt >= attempts or not is_transient(error):
                 raise error from None
             self._sleep(backoff_delay(attempt, self.retry, retry_after))
 
@@ -386,6 +386,19 @@ class FleetClient:
                 raise _unexpected(self.settings, 200, "a status without version.number") from None
             _versions[self.settings.endpoint] = version
             return version
+
+
+def is_transient(error: FleetError) -> bool:
+    """True for a failure worth another try: no answer, a proxy's error, an unusable body.
+
+    The one decision behind every retry, reads, revokes and creates alike. A TLS failure is
+    not transient: a certificate that fails verification fails the same way every time.
+    """
+    if isinstance(error, TLSError):
+        return False
+    if isinstance(error, (TransportError, UnexpectedResponseError)):
+        return True
+    return isinstance(error, ApiError) and error.status in RETRY_STATUSES
 
 
 def forget_kibana_versions() -> None:

@@ -20,7 +20,7 @@ import pulumi
 from pulumi import dynamic
 from pulumi.dynamic.dynamic import serialize_provider
 
-from fleet_provider.client import RETRY_STATUSES, FleetClient, KibanaVersion
+from fleet_provider.client import FleetClient, KibanaVersion, is_transient
 from fleet_provider.config import (
     ALL_SETTINGS,
     DEFAULT_SPACE_ID,
@@ -37,7 +37,6 @@ from fleet_provider.exceptions import (
     InputError,
     NotFoundError,
     TransportError,
-    UnexpectedResponseError,
     UnsupportedVersionError,
 )
 from fleet_provider.inputs import (
@@ -190,7 +189,7 @@ class EnrollmentApiKeyProvider(dynamic.ResourceProvider):
                         return found
                 return self._create_over_revoked(client, policy_id, name, expiration, space_id)
             except (TransportError, ApiError) as error:
-                if not _may_have_failed_in_transit(error):
+                if not is_transient(error):
                     raise
                 reached_kibana = not (isinstance(error, TransportError) and not error.maybe_sent)
                 if reached_kibana:
@@ -382,15 +381,6 @@ class EnrollmentApiKeyProvider(dynamic.ResourceProvider):
             f"Kibana answered 404 to revoking enrollment key {id_} but still reports it "
             "active: revoke it in Kibana (Fleet > Enrollment tokens)"
         )
-
-
-def _may_have_failed_in_transit(error: FleetError) -> bool:
-    """True for failures worth another try: no answer, a proxy's error, a cut-off body."""
-    if isinstance(error, TransportError):
-        return True
-    if isinstance(error, UnexpectedResponseError):
-        return True
-    return isinstance(error, ApiError) and error.status in RETRY_STATUSES
 
 
 _PROVIDER = EnrollmentApiKeyProvider()

@@ -7,9 +7,11 @@ from typing import Any
 import pytest
 import requests
 
+from fleet_provider.client import FleetClient
+from fleet_provider.config import resolve_settings
 from fleet_provider.emulator import EmulatorServer
 from fleet_provider.enrollment_api_key import EnrollmentApiKeyProvider
-from fleet_provider.exceptions import ServerError, TransportError
+from fleet_provider.exceptions import ServerError, TLSError, TransportError
 from tests.kibana import KibanaAdmin
 from tests.providers import configured_provider
 
@@ -125,3 +127,32 @@ def test_timeouts_apply_per_attempt(emulator: EmulatorServer, admin: KibanaAdmin
         f"Kibana at {emulator.url} did not answer within 0.2s: raise fleet:timeout, or check "
         "Kibana's health."
     )
+
+
+def test_a_tls_failure_fails_create_read_and_delete_alike_without_retrying(
+    emulator: EmulatorServer, admin: KibanaAdmin
+) -> None:
+    # TLS to the emulator's plain-http port fails the handshake the same way every time.
+    sleeps: list[float] = []
+    settings = resolve_settings(
+        {
+            "fleet:endpoint": emulator.url.replace("http://", "https://"),
+            "fleet:username": "elastic",
+            "fleet:password": "changeme",
+        },
+        {},
+    )
+    client = FleetClient(settings, sleep=sleeps.append)
+    before = len(admin.keys(POLICY))
+    calls = {
+        "create": lambda: EnrollmentApiKeyProvider()._create_once(
+            client, POLICY, "tls-key", None, "default"
+        ),
+        "read": lambda: client.get_enrollment_api_key("some-id"),
+        "delete": lambda: client.delete_enrollment_api_key("some-id"),
+    }
+    for name, call in calls.items():
+        with pytest.raises(TLSError, match=r"^TLS with Kibana at https://"):
+            call()
+        assert sleeps == [], f"{name} was retried"
+    assert len(admin.keys(POLICY)) == before
