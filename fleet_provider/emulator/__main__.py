@@ -1,5 +1,5 @@
 """``python -m fleet_provider.emulator``: run the emulator from the command line."""
 
-from .server import main
+from .cli import main
 
 raise SystemExit(main())

@@ -3,17 +3,23 @@
 A plan is ``{"seed": 7, "rules": [{"method": "POST", "path": "^/api/...$",
 "action": "drop_after_commit", "probability": 0.2, "times": 3}]}``. Rules are tried
 in order for every Kibana API request; the first that matches and fires wins. The
-same seed and the same request sequence give the same decisions.
+same seed and the same request sequence give the same decisions. ``apply_fault``
+turns the rule that fired into the bad answer (or no answer) the client sees.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import random
 import re
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
+
+from .messages import ApiRequest, ApiResponse, error_response, reason
 
 ACTIONS = ("status", "html", "garbage", "delay", "reset", "drop_after_commit")
 _RULE_KEYS = {
@@ -27,6 +33,12 @@ _RULE_KEYS = {
     "delay_ms",
     "message",
 }
+_HTML_PAGE = (
+    "<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
+    "<center><h1>{status} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    "</body>\r\n</html>\r\n"
+)
+_GARBAGE = b'{"item":{"id":"'
 
 
 class FaultPlanError(ValueError):
@@ -149,6 +161,20 @@ def parse_plan(plan: Any) -> tuple[int, list[FaultRule]]:
     return seed, [parse_rule(rule, f"rules[{i}]") for i, rule in enumerate(rules)]
 
 
+def load_fault_plan(source: Mapping[str, Any] | str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and validate a fault plan from a mapping or a JSON file."""
+    if isinstance(source, Mapping):
+        plan = dict(source)
+    else:
+        with open(source, encoding="utf-8") as handle:
+            try:
+                plan = json.load(handle)
+            except ValueError as err:
+                raise FaultPlanError(f"invalid JSON: {err}") from None
+    parse_plan(plan)
+    return plan
+
+
 class FaultInjector:
     """The active plan and the seeded decision for each request."""
 
@@ -187,3 +213,30 @@ class FaultInjector:
                     rule.fired += 1
                     return rule
             return None
+
+
+def apply_fault(
+    rule: FaultRule,
+    request: ApiRequest,
+    handle: Callable[[ApiRequest], ApiResponse],
+    drop: Callable[[str], NoReturn],
+) -> ApiResponse:
+    """Answer ``request`` as ``rule`` says; ``handle`` is the real API, ``drop`` hangs up."""
+    if rule.action == "reset":
+        drop("reset")
+    if rule.action == "drop_after_commit":
+        handle(request)
+        drop("dropped")
+    if rule.action == "delay":
+        time.sleep(rule.delay_ms / 1000)
+        return handle(request)
+    if rule.action == "garbage":
+        return ApiResponse(200, _GARBAGE)
+    status = rule.status or 502
+    if rule.action == "html":
+        page = _HTML_PAGE.format(status=status, reason=reason(status))
+        return ApiResponse(status, page.encode(), "text/html")
+    headers = {}
+    if rule.retry_after is not None:
+        headers["Retry-After"] = f"{rule.retry_after:g}"
+    return error_response(status, rule.message or reason(status), headers)

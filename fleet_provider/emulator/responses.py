@@ -3,7 +3,9 @@
 Order for a matched route (Kibana 9.x): authentication (401), payload parsing (400),
 ``kbn-xsrf`` (400), privileges (403), ``elastic-api-version`` (400), params, query and
 body validation (400), handler (404/409). Kibana 8.x checks Fleet privileges inside
-the route handler, after validation, and answers a bare ``Forbidden``.
+the route handler, after validation, and answers a bare ``Forbidden``. Handlers raise
+the backend's ``FleetModelError``s; ``KibanaApi.handle`` turns them into Kibana's
+error answers in one place.
 """
 
 from __future__ import annotations
@@ -122,8 +124,12 @@ class KibanaApi:
                 denied.headers.update(VERSION_HEADERS)
                 return denied
 
+        call = Call(space_id, principal, valid_params, valid_query, valid_body)
         handler: Handler = getattr(self, route.handler)
-        response = handler(Call(space_id, principal, valid_params, valid_query, valid_body))
+        try:
+            response = handler(call)
+        except models.FleetModelError as err:
+            response = self._backend_error(route, call, err)
         response.headers.update(VERSION_HEADERS)
         return response
 
@@ -146,31 +152,64 @@ class KibanaApi:
             f"this action is granted by the Kibana privileges [{missing}]",
         )
 
-    def _fleet_error(self, err: models.FleetModelError) -> ApiResponse:
+    # -- backend errors ---------------------------------------------------------------
+    def _backend_error(self, route: Route, call: Call, err: models.FleetModelError) -> ApiResponse:
+        """Kibana's answer when the backend refuses what a route handler asked of it."""
+        message = self._handler_not_found(route.handler, call, err)
+        if message is not None:
+            return error_response(404, message)
+        return error_response(self._fleet_status(err), str(err))
+
+    def _fleet_status(self, err: models.FleetModelError) -> int:
+        """The status Fleet's shared error handler gives an error type.
+
+        Kibana: ``x-pack/platform/plugins/shared/fleet/server/errors/handlers.ts``.
+        """
+        typed = self.version.typed_fleet_errors
         if isinstance(err, models.AgentPolicyNotFoundError | models.EnrollmentKeyNotFoundError):
             # 8.x's Fleet error handler had no not-found case: 400.
-            return error_response(404 if self.version.typed_fleet_errors else 400, str(err))
+            return 404 if typed else 400
         if isinstance(err, models.EnrollmentKeyNameExistsError):
             # 8.x raised a plain Fleet error for duplicate names: 400 Bad Request.
-            return error_response(409 if self.version.typed_fleet_errors else 400, str(err))
-        if isinstance(err, models.AgentPolicyNameExistsError | models.AgentPolicyIdConflictError):
-            return error_response(409, str(err))
-        if isinstance(err, models.SpaceExistsError):
-            return error_response(409, str(err))
-        return error_response(400, str(err))
+            return 409 if typed else 400
+        if isinstance(
+            err,
+            models.AgentPolicyNameExistsError
+            | models.AgentPolicyIdConflictError
+            | models.SpaceExistsError,
+        ):
+            return 409
+        return 400
+
+    def _handler_not_found(
+        self, handler: str, call: Call, err: models.FleetModelError
+    ) -> str | None:
+        """The 404 message a route handler words itself, or None to use the shared handler."""
+        if handler == "get_agent_policy" and isinstance(err, models.AgentPolicyNotFoundError):
+            # routes/agent_policy/handlers.ts answers this 404 itself, in every version.
+            return "Agent policy not found"
+        if handler not in ("get_enrollment_api_key", "delete_enrollment_api_key"):
+            return None
+        if not isinstance(err, models.EnrollmentKeyNotFoundError):
+            return None
+        # routes/enrollment_api_key/handler.ts re-words a Boom 404: 8.x's
+        # services/api_keys/enrollment_api_key.ts threw Boom.notFound for an unknown key,
+        # and 9.5+ DELETE words its own 404 for every key it skips. Otherwise (9.0-9.4,
+        # 9.5+ GET) the typed EnrollmentKeyNotFoundError reaches errors/handlers.ts.
+        reworded = not self.version.typed_fleet_errors or (
+            handler == "delete_enrollment_api_key" and self.version.delete_options
+        )
+        return f"EnrollmentAPIKey {call.params['keyId']} not found" if reworded else None
 
     # -- enrollment API keys ----------------------------------------------------------
     def post_enrollment_api_key(self, call: Call) -> ApiResponse:
         """POST /api/fleet/enrollment_api_keys."""
-        try:
-            doc = self.backend.create_enrollment_api_key(
-                space_id=call.space_id,
-                policy_id=call.body["policy_id"],
-                name=call.body.get("name"),
-                expiration=call.body.get("expiration"),
-            )
-        except models.FleetModelError as err:
-            return self._fleet_error(err)
+        doc = self.backend.create_enrollment_api_key(
+            space_id=call.space_id,
+            policy_id=call.body["policy_id"],
+            name=call.body.get("name"),
+            expiration=call.body.get("expiration"),
+        )
         return json_response(200, {"item": self._created_item(doc), "action": "created"})
 
     def list_enrollment_api_keys(self, call: Call) -> ApiResponse:
@@ -207,35 +246,18 @@ class KibanaApi:
 
     def get_enrollment_api_key(self, call: Call) -> ApiResponse:
         """GET /api/fleet/enrollment_api_keys/{keyId}."""
-        key_id = call.params["keyId"]
-        try:
-            doc = self.backend.get_enrollment_api_key(key_id, call.space_id)
-        except models.EnrollmentKeyNotFoundError as err:
-            return self._key_not_found(err, key_id)
+        doc = self.backend.get_enrollment_api_key(call.params["keyId"], call.space_id)
         return json_response(200, {"item": self._read_item(doc)})
 
     def delete_enrollment_api_key(self, call: Call) -> ApiResponse:
         """DELETE /api/fleet/enrollment_api_keys/{keyId}."""
-        key_id = call.params["keyId"]
-        try:
-            self.backend.delete_enrollment_api_key(
-                key_id,
-                call.space_id,
-                force_delete=bool(call.query.get("forceDelete")),
-                include_hidden=bool(call.query.get("includeHidden")),
-            )
-        except models.EnrollmentKeyNotFoundError as err:
-            if self.version.delete_options:
-                # 9.5+: the DELETE handler words its own 404 for every skipped key.
-                return error_response(404, f"EnrollmentAPIKey {key_id} not found")
-            return self._key_not_found(err, key_id)
+        self.backend.delete_enrollment_api_key(
+            call.params["keyId"],
+            call.space_id,
+            force_delete=bool(call.query.get("forceDelete")),
+            include_hidden=bool(call.query.get("includeHidden")),
+        )
         return json_response(200, {"action": "deleted"})
-
-    def _key_not_found(self, err: models.EnrollmentKeyNotFoundError, key_id: str) -> ApiResponse:
-        if not self.version.typed_fleet_errors:
-            # 8.x: the service threw Boom.notFound, re-worded by the handler.
-            return error_response(404, f"EnrollmentAPIKey {key_id} not found")
-        return error_response(404, str(err))
 
     def _created_item(self, doc: dict[str, Any]) -> dict[str, Any]:
         if not self.version.hidden_field:
@@ -272,47 +294,33 @@ class KibanaApi:
     def post_agent_policy(self, call: Call) -> ApiResponse:
         """POST /api/fleet/agent_policies."""
         body = call.body
-        try:
-            policy = self.backend.create_agent_policy(
-                space_id=call.space_id,
-                name=body["name"],
-                namespace=body.get("namespace") or "default",
-                policy_id=body.get("id"),
-                description=body.get("description"),
-                is_managed=bool(body.get("is_managed")),
-                supports_agentless=body.get("supports_agentless"),
-                user=call.principal.name,
-            )
-        except models.FleetModelError as err:
-            return self._fleet_error(err)
+        policy = self.backend.create_agent_policy(
+            space_id=call.space_id,
+            name=body["name"],
+            namespace=body.get("namespace") or "default",
+            policy_id=body.get("id"),
+            description=body.get("description"),
+            is_managed=bool(body.get("is_managed")),
+            supports_agentless=body.get("supports_agentless"),
+            user=call.principal.name,
+        )
         return json_response(200, {"item": policy})
 
     def get_agent_policy(self, call: Call) -> ApiResponse:
         """GET /api/fleet/agent_policies/{agentPolicyId}."""
-        try:
-            policy = self.backend.get_agent_policy(call.params["agentPolicyId"], call.space_id)
-        except models.AgentPolicyNotFoundError:
-            # The handler answers this 404 itself, in every version.
-            return error_response(404, "Agent policy not found")
+        policy = self.backend.get_agent_policy(call.params["agentPolicyId"], call.space_id)
         return json_response(200, {"item": policy})
 
     def delete_agent_policy(self, call: Call) -> ApiResponse:
         """POST /api/fleet/agent_policies/delete."""
-        try:
-            result = self.backend.delete_agent_policy(
-                call.body["agentPolicyId"], call.space_id, force=bool(call.body.get("force"))
-            )
-        except models.FleetModelError as err:
-            return self._fleet_error(err)
+        result = self.backend.delete_agent_policy(
+            call.body["agentPolicyId"], call.space_id, force=bool(call.body.get("force"))
+        )
         return json_response(200, result)
 
     def post_space(self, call: Call) -> ApiResponse:
         """POST /api/spaces/space."""
-        try:
-            space = self.backend.create_space(call.body)
-        except models.SpaceExistsError as err:
-            return error_response(409, str(err))
-        return json_response(200, space)
+        return json_response(200, self.backend.create_space(call.body))
 
     def get_status(self, call: Call) -> ApiResponse:
         """GET /api/status."""

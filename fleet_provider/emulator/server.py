@@ -1,12 +1,12 @@
-"""The HTTP server: ``EmulatorServer`` for tests and ``main()`` for the command line."""
+"""The HTTP server: ``EmulatorServer`` wires the emulator's parts and serves them over HTTP.
+
+The command line lives in ``cli``; ``main`` here forwards to it for older entry points.
+"""
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import json
 import os
-import signal
 import socket
 import socketserver
 import struct
@@ -17,25 +17,19 @@ import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import IO, Any, NoReturn
 
 from . import auth
 from .control import PREFIX as CONTROL_PREFIX
 from .control import ControlApi, RequestCounter
-from .faults import FaultInjector, FaultPlanError, FaultRule, parse_plan
+from .faults import FaultInjector, apply_fault, load_fault_plan
 from .messages import ApiRequest, ApiResponse, error_response, reason
 from .models import FleetBackend
 from .responses import KibanaApi
 from .versions import KibanaVersion
 
 DEFAULT_VERSION = "9.5.0"
-_HTML_PAGE = (
-    "<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
-    "<center><h1>{status} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n"
-    "</body>\r\n</html>\r\n"
-)
-_GARBAGE = b'{"item":{"id":"'
 
 
 _date_cache: tuple[int, str] = (0, "")
@@ -292,29 +286,7 @@ class EmulatorServer:
         rule = self.faults.decide(request.method, request.path)
         if rule is None:
             return self.api.handle(request)
-        return self._apply(rule, request, drop)
-
-    def _apply(
-        self, rule: FaultRule, request: ApiRequest, drop: Callable[[str], NoReturn]
-    ) -> ApiResponse:
-        if rule.action == "reset":
-            drop("reset")
-        if rule.action == "drop_after_commit":
-            self.api.handle(request)
-            drop("dropped")
-        if rule.action == "delay":
-            time.sleep(rule.delay_ms / 1000)
-            return self.api.handle(request)
-        if rule.action == "garbage":
-            return ApiResponse(200, _GARBAGE)
-        status = rule.status or 502
-        if rule.action == "html":
-            page = _HTML_PAGE.format(status=status, reason=reason(status))
-            return ApiResponse(status, page.encode(), "text/html")
-        headers = {}
-        if rule.retry_after is not None:
-            headers["Retry-After"] = f"{rule.retry_after:g}"
-        return error_response(status, rule.message or reason(status), headers)
+        return apply_fault(rule, request, self.api.handle, drop)
 
     def log(self, method: str, path: str, outcome: str, started: float) -> None:
         """Write one access-log line: method, path (no query), status, milliseconds."""
@@ -326,126 +298,8 @@ class EmulatorServer:
             self._log_stream.flush()
 
 
-def load_fault_plan(source: Mapping[str, Any] | str | os.PathLike[str]) -> dict[str, Any]:
-    """Read and validate a fault plan from a mapping or a JSON file."""
-    if isinstance(source, Mapping):
-        plan = dict(source)
-    else:
-        with open(source, encoding="utf-8") as handle:
-            try:
-                plan = json.load(handle)
-            except ValueError as err:
-                raise FaultPlanError(f"invalid JSON: {err}") from None
-    parse_plan(plan)
-    return plan
-
-
-# -- command line ---------------------------------------------------------------------
-def _arg(check: Any) -> Any:
-    def convert(text: str) -> Any:
-        try:
-            return check(text)
-        except (ValueError, OSError) as err:
-            raise argparse.ArgumentTypeError(str(err)) from None
-
-    convert.__name__ = getattr(check, "__name__", "value")
-    return convert
-
-
-def _port(text: str) -> int:
-    port = int(text)
-    if not 0 <= port <= 65535:
-        raise ValueError(f"port must be between 0 and 65535, got {port}")
-    return port
-
-
-def _version(text: str) -> str:
-    KibanaVersion.parse(text)
-    return text
-
-
-def _user(text: str) -> str:
-    auth.parse_user(text)
-    return text
-
-
-def _api_key(text: str) -> str:
-    auth.parse_secret(text, "ENCODED")
-    return text
-
-
-def _bearer(text: str) -> str:
-    auth.parse_secret(text, "TOKEN")
-    return text
-
-
-def _policy(text: str) -> str:
-    if not text.strip():
-        raise ValueError("policy id must not be empty")
-    return text
-
-
-def _data(text: str) -> str:
-    parent = os.path.dirname(os.path.abspath(text))
-    if not os.path.isdir(parent):
-        raise ValueError(f"directory {parent} does not exist")
-    return text
-
-
-def _faults(text: str) -> dict[str, Any]:
-    return load_fault_plan(text)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The ``fleet-emulator`` command-line parser."""
-    parser = argparse.ArgumentParser(
-        prog="fleet-emulator",
-        description="A local Kibana Fleet enrollment-API server for tests and demos.",
-    )
-    add = parser.add_argument
-    add("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    add("--port", type=_arg(_port), default=5601, help="TCP port; 0 picks a free one")
-    add("--kibana-version", type=_arg(_version), default=DEFAULT_VERSION, metavar="X.Y.Z")
-    add("--data", type=_arg(_data), metavar="PATH", help="SQLite file that keeps state")
-    add("--user", type=_arg(_user), action="append", metavar="NAME:PASSWORD:ROLE")
-    add("--api-key", type=_arg(_api_key), action="append", metavar="ENCODED:ROLE")
-    add("--bearer-token", type=_arg(_bearer), action="append", metavar="TOKEN:ROLE")
-    add("--policy", type=_arg(_policy), action="append", metavar="ID", help="agent policy at start")
-    add("--faults", type=_arg(_faults), metavar="FILE", help="fault plan (JSON) to load at start")
-    add("--quiet", action="store_true", help="no per-request log lines")
-    return parser
-
-
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the emulator until SIGINT/SIGTERM; print the base URL first."""
-    args = build_parser().parse_args(argv)
-    server = EmulatorServer(
-        host=args.host,
-        port=args.port,
-        kibana_version=args.kibana_version,
-        data=args.data,
-        users=args.user,
-        api_keys=args.api_key or (),
-        bearer_tokens=args.bearer_token or (),
-        policies=args.policy or (),
-        faults=args.faults,
-        log_stream=None if args.quiet else sys.stdout,
-    )
-    try:
-        server.bind()
-    except OSError as err:
-        print(f"fleet-emulator: cannot listen on {args.host}:{args.port}: {err}", file=sys.stderr)
-        return 1
-    signal.signal(signal.SIGTERM, _interrupt)
-    # The URL line goes out inside the try: a SIGTERM right after it is a clean stop too.
-    with contextlib.suppress(KeyboardInterrupt):
-        try:
-            print(server.url, flush=True)
-            server.serve_forever()
-        finally:
-            server.stop()
-    return 0
+    """Run the command line (``cli.main``); kept for scripts that name ``server:main``."""
+    from .cli import main as cli_main  # noqa: PLC0415 - cli imports this module
+
+    return cli_main(argv)

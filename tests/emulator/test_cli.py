@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from fleet_provider.emulator.server import main
+from fleet_provider.emulator import server
+from fleet_provider.emulator.cli import main
 
 KEYS = "/api/fleet/enrollment_api_keys"
 XSRF = {"kbn-xsrf": "true"}
@@ -191,3 +192,11 @@ def test_cli_busy_port_is_reported(capsys: pytest.CaptureFixture[str]) -> None:
         assert main(["--port", port, "--quiet"]) == 1
     assert "cannot listen" in capsys.readouterr().err
     assert time.monotonic() - started < 10
+
+
+def test_server_main_still_runs_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:
+    # Console scripts installed before the command line moved to ``cli`` name ``server:main``.
+    with pytest.raises(SystemExit) as exit_info:
+        server.main(["--port", "abc"])
+    assert exit_info.value.code == 2
+    assert "argument --port" in capsys.readouterr().err
