@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from types import TracebackType
 from typing import Any
 
-import requests
-
 from benchmarks.procfs import cpu_seconds
+from fleet_provider.emulator.admin import KibanaAdmin
+from fleet_provider.harness.host import stop_process
 
 POLICY = "bench-policy"
 USER = "elastic"
@@ -20,7 +19,7 @@ class EmulatorProcess:
     """``python -m fleet_provider.emulator`` on a free loopback port, with its control API.
 
     The emulator runs in a process of its own, so neither the direct clients nor the gRPC
-    clients share an interpreter lock with it.
+    clients share an interpreter lock with it. :attr:`admin` speaks to it over HTTP.
     """
 
     def __init__(self, kibana_version: str = "9.5.0") -> None:
@@ -47,7 +46,7 @@ class EmulatorProcess:
             self.stop()
             raise RuntimeError(f"the emulator did not print its URL (got {line!r})")
         self.url = line
-        self._control = requests.Session()
+        self.admin = KibanaAdmin(line, auth=(USER, PASSWORD), timeout=30.0)
 
     @property
     def pid(self) -> int:
@@ -58,37 +57,25 @@ class EmulatorProcess:
         """CPU time the emulator has used so far."""
         return cpu_seconds(self.pid)
 
-    def _call(self, method: str, path: str, body: Any = None) -> Any:
-        response = self._control.request(method, f"{self.url}/_emulator/{path}", json=body)
-        response.raise_for_status()
-        return response.json()
-
     def reset(self) -> None:
         """Forget every key, fault and count; the start-up policy is recreated."""
-        self._call("POST", "reset")
+        self.admin.reset()
 
     def counts(self) -> dict[str, Any]:
         """``{"total": N, "by_route": {...}}`` of Kibana API requests so far."""
-        result: dict[str, Any] = self._call("GET", "requests")
-        return result
+        return self.admin.request_count()
 
     def delay(self, delay_ms: float) -> None:
         """Delay every Fleet request by ``delay_ms`` (0 removes every fault)."""
         if delay_ms <= 0:
-            self._call("DELETE", "faults")
+            self.admin.clear_faults()
             return
         rule = {"method": "*", "path": "^/api/fleet/", "action": "delay", "delay_ms": delay_ms}
-        self._call("POST", "faults", {"seed": 1, "rules": [rule]})
+        self.admin.set_faults({"seed": 1, "rules": [rule]})
 
     def stop(self) -> None:
         """Terminate the emulator and wait for it."""
-        if self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait(timeout=10)
+        stop_process(self._proc)
         if self._proc.stdout is not None:
             self._proc.stdout.close()
 
@@ -96,11 +83,6 @@ class EmulatorProcess:
         """Use as a context manager."""
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         """Stop the emulator."""
         self.stop()

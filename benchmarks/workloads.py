@@ -21,8 +21,8 @@ from pulumi.runtime.proto import provider_pb2
 
 from benchmarks.emulator import PASSWORD, POLICY, USER, EmulatorProcess
 from benchmarks.procfs import cpu_seconds, machine_busy_seconds, peak_rss_mib
-from tests.harness.host import ProviderHost
-from tests.harness.wire import to_struct
+from fleet_provider.harness.host import ProviderHost
+from fleet_provider.harness.wire import to_struct
 
 CONCURRENCY = 4
 RESOURCE_TYPE = "pulumi-python:dynamic/fleet:EnrollmentApiKey"
@@ -417,17 +417,9 @@ def emulator_throughput(
     The clients use ``http.client`` (a fraction of ``requests``' CPU per call) so that the
     number is the emulator's and not the client process's.
     """
-    session = requests.Session()
-    session.auth = (USER, PASSWORD)
-    created = session.post(
-        f"{emulator.url}{KEYS_PATH}",
-        json={"policy_id": POLICY, "name": f"throughput-{clients}"},
-        headers={"kbn-xsrf": "true"},
-        timeout=30,
-    )
-    created.raise_for_status()
-    path = f"{KEYS_PATH}/{created.json()['item']['id']}"
-    prepared = session.prepare_request(requests.Request("GET", emulator.url))
+    created = emulator.admin.create_key(POLICY, f"throughput-{clients}")
+    path = f"{KEYS_PATH}/{created['id']}"
+    prepared = emulator.admin.http.prepare_request(requests.Request("GET", emulator.url))
     authorization = str(prepared.headers["Authorization"])
     parts = urlsplit(emulator.url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80

@@ -9,7 +9,7 @@ import pytest
 
 from fleet_provider.client import forget_kibana_versions
 from fleet_provider.emulator import EmulatorServer
-from tests.kibana import KibanaAdmin
+from fleet_provider.emulator.admin import KibanaAdmin
 
 DEFAULT_POLICY = "fleet-server-policy"
 # A superuser, and a user whose role can read keys but not create or revoke them.

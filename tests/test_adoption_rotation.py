@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from fleet_provider.emulator import EmulatorServer
+from fleet_provider.emulator.admin import KibanaAdmin
 from fleet_provider.enrollment_api_key import EnrollmentApiKeyProvider
 from fleet_provider.exceptions import InputError
-from tests.kibana import KibanaAdmin
 from tests.providers import configured_provider
 
 POLICY = "fleet-server-policy"

@@ -11,6 +11,7 @@ from pulumi.output import Unknown
 
 from fleet_provider.client import forget_kibana_versions
 from fleet_provider.emulator import EmulatorServer
+from fleet_provider.emulator.admin import KibanaAdmin
 from fleet_provider.exceptions import (
     AuthenticationError,
     AuthorizationError,
@@ -18,7 +19,6 @@ from fleet_provider.exceptions import (
     PolicyNotFoundError,
     UnsupportedVersionError,
 )
-from tests.kibana import KibanaAdmin
 from tests.providers import configured_provider
 
 POLICY = "fleet-server-policy"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from fleet_provider.emulator import EmulatorServer
-from tests.kibana import KibanaAdmin
+from fleet_provider.emulator.admin import KibanaAdmin
 
 ROOT = Path(__file__).resolve().parents[2]
 PULUMI = shutil.which("pulumi")

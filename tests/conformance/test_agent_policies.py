@@ -8,14 +8,14 @@ POLICIES = "/api/fleet/agent_policies"
 
 
 def test_new_policy_gets_one_default_key(target: Target, policy_id: str) -> None:
-    [key] = target.keys_of(policy_id)
+    [key] = target.keys(policy_id)
     assert key["name"] == f"Default ({key['id']})"
     assert key["active"] is True
 
 
 def test_managed_policy_default_key_is_hidden(target: Target) -> None:
     target.require("hidden_field")
-    [key] = target.keys_of(target.create_policy(managed=True))
+    [key] = target.keys(target.create_policy(managed=True))
     assert key["hidden"] is True
 
 

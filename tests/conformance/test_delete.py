@@ -59,7 +59,7 @@ def test_delete_unknown_id_is_404(target: Target) -> None:
 
 def test_delete_hidden_key_without_include_hidden_is_404(target: Target) -> None:
     target.require("delete_options")
-    [key] = target.keys_of(target.create_policy(managed=True))
+    [key] = target.keys(target.create_policy(managed=True))
     response = target.delete(f"{KEYS}/{key['id']}")
     assert_error(response, 404, f"EnrollmentAPIKey {key['id']} not found")
     assert target.get(f"{KEYS}/{key['id']}").json()["item"]["active"] is True
@@ -67,7 +67,7 @@ def test_delete_hidden_key_without_include_hidden_is_404(target: Target) -> None
 
 def test_delete_hidden_key_with_include_hidden_revokes_it(target: Target) -> None:
     target.require("delete_options")
-    [key] = target.keys_of(target.create_policy(managed=True))
+    [key] = target.keys(target.create_policy(managed=True))
     response = target.delete(f"{KEYS}/{key['id']}", params={"includeHidden": "true"})
     assert response.status_code == 200
     assert target.get(f"{KEYS}/{key['id']}").json()["item"]["active"] is False

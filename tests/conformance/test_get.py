@@ -34,7 +34,7 @@ def test_get_revoked_key_is_returned_inactive(target: Target, policy_id: str) ->
 def test_get_hidden_key_is_returned(target: Target) -> None:
     target.require("hidden_field")
     managed = target.create_policy(managed=True)
-    [key] = target.keys_of(managed)
+    [key] = target.keys(managed)
     response = target.get(f"{KEYS}/{key['id']}")
     assert (response.status_code, response.json()["item"]["hidden"]) == (200, True)
 

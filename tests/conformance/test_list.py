@@ -38,13 +38,13 @@ def test_list_echoes_page_and_per_page(target: Target, policy_id: str) -> None:
 
 
 def test_list_includes_the_policy_default_key(target: Target, policy_id: str) -> None:
-    [item] = target.keys_of(policy_id)
+    [item] = target.keys(policy_id)
     assert item["name"].startswith("Default (")
 
 
 def test_list_is_sorted_newest_first(target: Target, policy_id: str) -> None:
     created = [target.create_key(policy_id, f"k{i}")["id"] for i in range(5)]
-    listed = [item["id"] for item in target.keys_of(policy_id)]
+    listed = [item["id"] for item in target.keys(policy_id)]
     assert listed[:5] == list(reversed(created))
 
 
@@ -62,25 +62,25 @@ def test_list_paginates_with_total(target: Target, policy_id: str) -> None:
 def test_list_includes_revoked_keys_as_inactive(target: Target, policy_id: str) -> None:
     item = target.create_key(policy_id, "web")
     target.delete(f"{KEYS}/{item['id']}")
-    [listed] = [key for key in target.keys_of(policy_id) if key["id"] == item["id"]]
+    [listed] = [key for key in target.keys(policy_id) if key["id"] == item["id"]]
     assert listed["active"] is False
 
 
 def test_list_items_carry_hidden_false_for_a_normal_policy(target: Target, policy_id: str) -> None:
     target.require("hidden_field")
-    assert [item["hidden"] for item in target.keys_of(policy_id)] == [False]
+    assert [item["hidden"] for item in target.keys(policy_id)] == [False]
 
 
 def test_list_items_carry_hidden_true_for_a_managed_policy(target: Target) -> None:
     target.require("hidden_field")
     managed = target.create_policy(managed=True)
-    assert [item["hidden"] for item in target.keys_of(managed)] == [True]
+    assert [item["hidden"] for item in target.keys(managed)] == [True]
 
 
 def test_list_kuery_filters_by_policy_id(target: Target, policy_id: str) -> None:
     other = target.create_policy()
     target.create_key(other, "elsewhere")
-    assert {item["policy_id"] for item in target.keys_of(policy_id)} == {policy_id}
+    assert {item["policy_id"] for item in target.keys(policy_id)} == {policy_id}
 
 
 def test_list_kuery_name_with_trailing_wildcard(target: Target, policy_id: str) -> None:

@@ -71,9 +71,9 @@ def test_8x_accepts_and_ignores_expiration(at: AtVersion) -> None:
 
 def test_8x_keys_are_visible_from_every_space(at: AtVersion) -> None:
     kibana = at("8.19.0")
-    policy = kibana.create_policy(space="marketing")
-    [key] = kibana.keys_of(policy)
-    assert kibana.get(f"{KEYS}/{key['id']}", space="other").status_code == 200
+    policy = kibana.create_policy(space_id="marketing")
+    [key] = kibana.keys(policy)
+    assert kibana.get(f"{KEYS}/{key['id']}", space_id="other").status_code == 200
 
 
 def test_8x_forbidden_is_bare_and_comes_after_validation(start_emulator: StartEmulator) -> None:
@@ -102,8 +102,8 @@ def test_8_14_does_not_check_kuery_fields(at: AtVersion) -> None:
 # -- 9.0 - 9.4 --------------------------------------------------------------------------
 def test_9_0_keys_are_visible_from_every_space(at: AtVersion) -> None:
     kibana = at("9.0.0")
-    policy = kibana.create_policy(space="marketing")
-    [key] = kibana.keys_of(policy)
+    policy = kibana.create_policy(space_id="marketing")
+    [key] = kibana.keys(policy)
     assert kibana.get(f"{KEYS}/{key['id']}").status_code == 200
 
 
@@ -142,7 +142,7 @@ def test_9_4_validates_expiration(at: AtVersion) -> None:
 
 def test_9_4_revokes_hidden_keys_on_a_plain_delete(at: AtVersion) -> None:
     kibana = at("9.4.0")
-    [key] = kibana.keys_of(kibana.create_policy(managed=True))
+    [key] = kibana.keys(kibana.create_policy(managed=True))
     assert kibana.delete(f"{KEYS}/{key['id']}").status_code == 200
     assert kibana.get(f"{KEYS}/{key['id']}").json()["item"]["active"] is False
 
@@ -163,7 +163,7 @@ def test_9_4_recreated_policy_gets_no_default_key_while_revoked_keys_remain(
     kibana.post(f"{POLICIES}/delete", json={"agentPolicyId": policy})
     body = {"id": policy, "name": policy, "namespace": "default"}
     assert kibana.post(POLICIES, json=body).status_code == 200
-    assert [key["active"] for key in kibana.keys_of(policy)] == [False]
+    assert [key["active"] for key in kibana.keys(policy)] == [False]
 
 
 def test_9_5_recreated_policy_gets_a_new_default_key(at: AtVersion) -> None:
@@ -172,4 +172,4 @@ def test_9_5_recreated_policy_gets_a_new_default_key(at: AtVersion) -> None:
     kibana.post(f"{POLICIES}/delete", json={"agentPolicyId": policy})
     body = {"id": policy, "name": policy, "namespace": "default"}
     assert kibana.post(POLICIES, json=body).status_code == 200
-    assert [key["active"] for key in kibana.keys_of(policy)] == [True]
+    assert [key["active"] for key in kibana.keys(policy)] == [True]

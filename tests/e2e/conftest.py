@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import pytest
 
 from fleet_provider.emulator import EmulatorServer
+from fleet_provider.emulator.admin import KibanaAdmin
 from tests.harness.engine import Engine, ProviderHost, secret
-from tests.kibana import KibanaAdmin
 
 POLICY = "fleet-server-policy"
 # The provider must see only what each test gives it, never a developer's own Kibana settings.

@@ -38,9 +38,8 @@ from google.protobuf import empty_pb2
 from pulumi.runtime import mocks
 from pulumi.runtime.proto import provider_pb2, resource_pb2
 
-from tests.harness.host import PROVIDER_TYPE, ProviderHost, ProviderHostError, RpcCall
-from tests.harness.program import NoMocks, Program, run_program, unknown_during_preview
-from tests.harness.wire import (
+from fleet_provider.harness.host import PROVIDER_TYPE, ProviderHost, ProviderHostError, RpcCall
+from fleet_provider.harness.wire import (
     SECRET_SIG,
     SECRET_SIG_KEY,
     UNKNOWN,
@@ -50,6 +49,7 @@ from tests.harness.wire import (
     to_struct,
     wrap_secrets,
 )
+from tests.harness.program import NoMocks, Program, run_program, unknown_during_preview
 
 __all__ = [
     "UNKNOWN",

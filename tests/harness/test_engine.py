@@ -11,6 +11,7 @@ import pulumi
 import pytest
 from pulumi.runtime import settings
 
+from fleet_provider.harness.wire import from_struct
 from tests.harness.engine import (
     UNKNOWN,
     ConfigSecret,
@@ -23,7 +24,6 @@ from tests.harness.engine import (
     unknown_during_preview,
 )
 from tests.harness.fixture_provider import STATE_ENV, FixtureResource, Remote
-from tests.harness.wire import from_struct
 
 pytestmark = pytest.mark.e2e
 

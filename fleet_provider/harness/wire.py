@@ -9,7 +9,7 @@ and to which the Python SDK hoists nested secrets (``deserialize_property`` in r
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from google.protobuf import json_format, struct_pb2
@@ -45,15 +45,20 @@ def is_secret(value: Any) -> bool:
     return isinstance(value, Mapping) and value.get(SECRET_SIG_KEY) == SECRET_SIG
 
 
-def contains_secret(value: Any) -> bool:
-    """Tell whether ``value`` is, or contains, a secret-wrapped value."""
-    if is_secret(value):
+def _contains(value: Any, matches: Callable[[Any], bool]) -> bool:
+    """Tell whether ``value``, or any value inside it however deep, ``matches``."""
+    if matches(value):
         return True
     if isinstance(value, Mapping):
-        return any(contains_secret(v) for v in value.values())
+        return any(_contains(v, matches) for v in value.values())
     if isinstance(value, list):
-        return any(contains_secret(v) for v in value)
+        return any(_contains(v, matches) for v in value)
     return False
+
+
+def contains_secret(value: Any) -> bool:
+    """Tell whether ``value`` is, or contains, a secret-wrapped value."""
+    return _contains(value, is_secret)
 
 
 def reveal(value: Any) -> Any:
@@ -83,10 +88,4 @@ def wrap_secrets(props: Mapping[str, Any], secret_keys: Iterable[str]) -> Proper
 
 def contains_unknown(value: Any) -> bool:
     """Tell whether ``value`` is, or contains, the unknown sentinel."""
-    if value == UNKNOWN:
-        return True
-    if isinstance(value, Mapping):
-        return any(contains_unknown(v) for v in value.values())
-    if isinstance(value, list):
-        return any(contains_unknown(v) for v in value)
-    return False
+    return _contains(value, lambda v: bool(v == UNKNOWN))

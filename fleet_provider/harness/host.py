@@ -11,7 +11,6 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any
 
 import grpc
@@ -20,13 +19,27 @@ from google.protobuf.message import Message
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
-from tests.harness.wire import to_struct
+from fleet_provider.harness.wire import to_struct
 
+# This file is <root>/fleet_provider/harness/host.py, so parents[2] is <root>: the directory that
+# holds the fleet_provider package, in a checkout the repository root, where the providers of
+# tests/ and benchmarks/ that the host unpickles live too.
 REPO_ROOT = Path(__file__).resolve().parents[2]
 """The repository root, put on the host's PYTHONPATH so it can import the project's modules."""
 
 PROVIDER_TYPE = "pulumi:providers:pulumi-python"
 """Type token of the default provider that serves every Python dynamic resource."""
+
+
+def stop_process(process: subprocess.Popen[Any]) -> None:
+    """Terminate a child process and wait for it, killing it if it lingers for 10 seconds."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
 
 
 class _Drain(threading.Thread):
@@ -244,13 +257,7 @@ class ProviderHost:
         if self._channel is not None:
             self._channel.close()
             self._channel = None
-        if self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait(timeout=10)
+        stop_process(self._proc)
         self._out.join(timeout=5)
         self._err.join(timeout=5)
 
@@ -258,11 +265,6 @@ class ProviderHost:
         """Use the host as a context manager."""
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         """Terminate the host."""
         self.close()
