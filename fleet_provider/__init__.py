@@ -19,11 +19,21 @@ if TYPE_CHECKING:
     )
     from fleet_provider.exceptions import (
         ApiError,
+        AuthenticationError,
+        AuthorizationError,
+        BadRequestError,
         ConfigurationError,
+        ConflictError,
         DuplicateNameError,
         FleetError,
         InputError,
+        NotFoundError,
+        PolicyNotFoundError,
+        ServerError,
+        TLSError,
         TransportError,
+        UnderlyingError,
+        UnexpectedResponseError,
         UnsupportedVersionError,
     )
     from fleet_provider.lookups import (
@@ -32,25 +42,13 @@ if TYPE_CHECKING:
         get_enrollment_api_keys,
     )
 
-_LAZY = {
-    "EnrollmentApiKey": "fleet_provider.enrollment_api_key",
-    "EnrollmentApiKeyArgs": "fleet_provider.enrollment_api_key",
-    "EnrollmentApiKeyProvider": "fleet_provider.enrollment_api_key",
-    "EnrollmentApiKeyInfo": "fleet_provider.lookups",
-    "get_enrollment_api_key": "fleet_provider.lookups",
-    "get_enrollment_api_keys": "fleet_provider.lookups",
-    "ApiError": "fleet_provider.exceptions",
-    "ConfigurationError": "fleet_provider.exceptions",
-    "DuplicateNameError": "fleet_provider.exceptions",
-    "FleetError": "fleet_provider.exceptions",
-    "InputError": "fleet_provider.exceptions",
-    "TransportError": "fleet_provider.exceptions",
-    "UnsupportedVersionError": "fleet_provider.exceptions",
-}
-
 __all__ = [
     "ApiError",
+    "AuthenticationError",
+    "AuthorizationError",
+    "BadRequestError",
     "ConfigurationError",
+    "ConflictError",
     "DuplicateNameError",
     "EnrollmentApiKey",
     "EnrollmentApiKeyArgs",
@@ -58,12 +56,29 @@ __all__ = [
     "EnrollmentApiKeyProvider",
     "FleetError",
     "InputError",
+    "NotFoundError",
+    "PolicyNotFoundError",
+    "ServerError",
+    "TLSError",
     "TransportError",
+    "UnderlyingError",
+    "UnexpectedResponseError",
     "UnsupportedVersionError",
     "__version__",
     "get_enrollment_api_key",
     "get_enrollment_api_keys",
 ]
+
+_LAZY = {
+    "EnrollmentApiKey": "fleet_provider.enrollment_api_key",
+    "EnrollmentApiKeyArgs": "fleet_provider.enrollment_api_key",
+    "EnrollmentApiKeyProvider": "fleet_provider.enrollment_api_key",
+    "EnrollmentApiKeyInfo": "fleet_provider.lookups",
+    "get_enrollment_api_key": "fleet_provider.lookups",
+    "get_enrollment_api_keys": "fleet_provider.lookups",
+    # Every exception class, from the module that defines the error tree.
+    **{name: "fleet_provider.exceptions" for name in __all__ if name.endswith("Error")},
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -74,3 +89,8 @@ def __getattr__(name: str) -> Any:
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    """The public names, including those not imported yet."""
+    return sorted(set(globals()) | set(__all__))

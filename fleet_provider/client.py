@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import os
-import random
-import re
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import requests
@@ -20,92 +19,39 @@ from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
 from fleet_provider._version import __version__
+from fleet_provider.answers import (
+    api_error,
+    item_of,
+    items_of,
+    parse_answer,
+    tls_message,
+    transport_error,
+    underlying,
+    unexpected,
+)
 from fleet_provider.config import DEFAULT_SPACE_ID, FleetSettings
 from fleet_provider.exceptions import (
-    ApiError,
-    AuthenticationError,
-    AuthorizationError,
-    BadRequestError,
-    ConflictError,
-    DuplicateNameError,
     FleetError,
-    NotFoundError,
-    PolicyNotFoundError,
-    ServerError,
     TLSError,
-    TransportError,
+    UnderlyingError,
     UnexpectedResponseError,
 )
+from fleet_provider.log import enable_logging_from_environment, logger
+from fleet_provider.retry import (
+    RETRY_STATUSES,
+    RetryPolicy,
+    backoff_delay,
+    describe,
+    is_transient,
+    parse_retry_after,
+)
+from fleet_provider.versions import KibanaVersion
 
 # Fleet's public routes have a single version; sending it is optional and always safe.
 API_VERSION = "2023-10-31"
 KEYS_PATH = "/api/fleet/enrollment_api_keys"
 STATUS_PATH = "/api/status"
-FLEET_PRIVILEGE = "fleet-agents-all"
 LIST_PAGE_SIZE = 1000
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
-
-# Kibana 9.x: "An enrollment key named X already exists for agent policy P" (409);
-# Kibana 8.x up to about 8.14 sends the same text with 400 Bad Request.
-_DUPLICATE_NAME = re.compile(r"^An enrollment key named .* already exists for agent policy ")
-# 'Agent policy "P" not found': 404 on Kibana 9.x, 400 on Kibana 8.x up to about 8.14.
-_POLICY_NOT_FOUND = re.compile(r'^Agent policy ".*" not found')
-
-
-class KibanaVersion(NamedTuple):
-    """A Kibana release number, comparable as a tuple: ``KibanaVersion(9, 5, 0)``."""
-
-    major: int
-    minor: int
-    patch: int
-
-    @classmethod
-    def parse(cls, text: str) -> KibanaVersion:
-        """Parse ``"9.5.0"`` or ``"8.19.3-SNAPSHOT"``."""
-        match = re.match(r"^(\d+)\.(\d+)\.(\d+)", text.strip())
-        if not match:
-            raise ValueError(f"not a Kibana version: {text!r}")
-        return cls(int(match[1]), int(match[2]), int(match[3]))
-
-    def __str__(self) -> str:
-        return f"{self.major}.{self.minor}.{self.patch}"
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How often and how long reads and deletes are retried on transient failures."""
-
-    max_attempts: int = 5
-    base_delay: float = 0.5
-    max_delay: float = 8.0
-    max_retry_after: float = 60.0
-
-
-def backoff_delay(
-    attempt: int,
-    policy: RetryPolicy,
-    retry_after: float | None = None,
-    rand: Callable[[], float] = random.random,
-) -> float:
-    """Seconds to wait before retry number ``attempt`` (1-based): capped, jittered, exponential.
-
-    A server's ``Retry-After`` wins, capped at ``policy.max_retry_after``.
-    """
-    if retry_after is not None:
-        return max(0.0, min(retry_after, policy.max_retry_after))
-    ceiling = min(policy.max_delay, policy.base_delay * (2.0 ** (attempt - 1)))
-    # "Equal jitter": at least half the ceiling, so retries never stampede at zero delay.
-    return ceiling / 2 + rand() * ceiling / 2
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """The ``Retry-After`` header in seconds, or None when absent or not a number."""
-    if not value:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        return None
 
 
 def space_prefix(space_id: str | None) -> str:
@@ -129,6 +75,7 @@ class FleetClient:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        enable_logging_from_environment()
         self.settings = settings
         self.retry = retry or RetryPolicy(max_attempts=settings.max_retries + 1)
         self._sleep = sleep
@@ -248,69 +195,74 @@ class FleetClient:
         connection failures and unusable bodies are retried with capped, jittered backoff.
         """
         base = self.settings.endpoint if self._base_url is None else self._base_url
-        url = f"{base}{space_prefix(space_id)}{path}"
+        shown = f"{space_prefix(space_id)}{path}"
+        url = f"{base}{shown}"
         attempts = self.retry.max_attempts if retry else 1
         attempt = 0
         while True:
             attempt += 1
+            started = time.monotonic()
             retry_after: float | None = None
+            cause: BaseException | None = None
             try:
                 response = self._send(method, url, params, body)
             except requests.exceptions.SSLError as exc:
-                error: FleetError = TLSError(_tls_message(self.settings, exc))
+                error: FleetError = TLSError(tls_message(self.settings, exc))
+                cause = underlying(exc, self.settings)
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-                error = _transport_error(self.settings, exc)
+                error = transport_error(self.settings, exc)
+                cause = underlying(exc, self.settings)
             else:
-                if response.status_code not in RETRY_STATUSES or attempt >= attempts:
+                status = response.status_code
+                _log_attempt(method, shown, str(status), started, attempt, attempts)
+                if status not in RETRY_STATUSES or attempt >= attempts:
                     try:
-                        return _parse_response(response, self.settings, space_id)
+                        return parse_answer(
+                            status,
+                            response.reason or "",
+                            response.headers.get("Content-Type", ""),
+                            response.content,
+                            self.settings,
+                            space_id,
+                        )
                     except UnexpectedResponseError as unusable:
-                        error = unusable
+                        error, cause = unusable, unusable.__cause__
                 else:
                     retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                    error = _api_error(
-                        response.status_code,
-                        response.reason or "",
-                        None,
-                        self.settings,
-                        space_id,
-                    )
+                    error = api_error(status, response.reason or "", None, self.settings, space_id)
                     response.close()
+            if isinstance(cause, UnderlyingError):
+                _log_attempt(method, shown, cause.type_name, started, attempt, attempts)
             if attempt >= attempts or not is_transient(error):
-                raise error from None
-            self._sleep(backoff_delay(attempt, self.retry, retry_after))
+                raise error from cause
+            delay = backoff_delay(attempt, self.retry, retry_after)
+            logger.warning(
+                "retrying %s %s in %.2fs after %s (attempt %d of %d)",
+                method,
+                shown,
+                delay,
+                describe(error),
+                attempt,
+                attempts,
+            )
+            self._sleep(delay)
 
     # -- the Fleet enrollment API ---------------------------------------------------------
 
     def create_enrollment_api_key(
-        self,
-        policy_id: str,
-        name: str | None = None,
-        expiration: str | None = None,
-        space_id: str | None = None,
+        self, body: Mapping[str, Any], space_id: str | None = None
     ) -> dict[str, Any]:
-        """POST a new key; returns Kibana's ``item`` (with the secret ``api_key``).
+        """POST a new key (``body``: ``policy_id``, ``name``, ``expiration``); Kibana's ``item``.
 
         Never retried: a create whose answer was lost may have happened.
         """
-        body: dict[str, Any] = {"policy_id": policy_id}
-        if name is not None:
-            body["name"] = name
-        if expiration is not None:
-            body["expiration"] = expiration
-        data = self._request(
-            "POST",
-            KEYS_PATH,
-            space_id=space_id,
-            body=body,
-            retry=False,
-        )
-        return _item(data, self.settings)
+        data = self._request("POST", KEYS_PATH, space_id=space_id, body=body, retry=False)
+        return item_of(data, self.settings)
 
     def get_enrollment_api_key(self, key_id: str, space_id: str | None = None) -> dict[str, Any]:
         """GET one key by id (revoked keys included); NotFoundError when it is gone."""
         data = self._request("GET", f"{KEYS_PATH}/{quote(key_id, safe='')}", space_id=space_id)
-        return _item(data, self.settings)
+        return item_of(data, self.settings)
 
     def list_enrollment_api_keys(
         self,
@@ -324,19 +276,18 @@ class FleetClient:
         if kuery:
             params["kuery"] = kuery
         data = self._request("GET", KEYS_PATH, space_id=space_id, params=params)
-        if not isinstance(data, dict) or not isinstance(data.get("items", data.get("list")), list):
-            raise _unexpected(self.settings, 200, "a key list without 'items'")
-        return data
+        items_of(data, self.settings)
+        return dict(data)
 
     def iter_enrollment_api_keys(
         self, kuery: str | None = None, space_id: str | None = None
     ) -> Iterator[dict[str, Any]]:
         """Every key matching ``kuery``, across all pages, each id once."""
-        seen: set[str] = set()
+        seen: set[Any] = set()
         page = 1
         while True:
             data = self.list_enrollment_api_keys(kuery, page, LIST_PAGE_SIZE, space_id)
-            items = data.get("items", data.get("list")) or []
+            items = items_of(data, self.settings)
             for item in items:
                 if item.get("id") not in seen:
                     seen.add(item.get("id"))
@@ -383,22 +334,34 @@ class FleetClient:
             try:
                 version = KibanaVersion.parse(str(number))
             except ValueError:
-                raise _unexpected(self.settings, 200, "a status without version.number") from None
+                raise unexpected(self.settings, 200, "a status without version.number") from None
             _versions[self.settings.endpoint] = version
             return version
 
 
-def is_transient(error: FleetError) -> bool:
-    """True for a failure worth another try: no answer, a proxy's error, an unusable body.
+def _log_attempt(
+    method: str, path: str, outcome: str, started: float, attempt: int, attempts: int
+) -> None:
+    if logger.isEnabledFor(logging.DEBUG):
+        took_ms = (time.monotonic() - started) * 1000
+        logger.debug(
+            "%s %s -> %s in %.0f ms (attempt %d of %d)",
+            method,
+            path,
+            outcome,
+            took_ms,
+            attempt,
+            attempts,
+        )
 
-    The one decision behind every retry, reads, revokes and creates alike. A TLS failure is
-    not transient: a certificate that fails verification fails the same way every time.
+
+@functools.lru_cache(maxsize=8)
+def client_for(settings: FleetSettings) -> FleetClient:
+    """A client for ``settings``, the same one while they stay the same (a small LRU).
+
+    Keep-alive sessions then survive across calls of one host process.
     """
-    if isinstance(error, TLSError):
-        return False
-    if isinstance(error, (TransportError, UnexpectedResponseError)):
-        return True
-    return isinstance(error, ApiError) and error.status in RETRY_STATUSES
+    return FleetClient(settings)
 
 
 def forget_kibana_versions() -> None:
@@ -428,154 +391,3 @@ def _resolve_verify(settings: FleetSettings) -> bool | str:
     # Without trust_env, requests no longer reads these itself: honour them once, here.
     bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
     return bundle or True
-
-
-def _item(data: Any, settings: FleetSettings) -> dict[str, Any]:
-    item = data.get("item") if isinstance(data, dict) else None
-    if not isinstance(item, dict) or not isinstance(item.get("id"), str):
-        raise _unexpected(settings, 200, "a response without 'item'")
-    return item
-
-
-def _unexpected(settings: FleetSettings, status: int, what: str) -> UnexpectedResponseError:
-    return UnexpectedResponseError(
-        status,
-        f"{what} from {settings.endpoint}",
-        hint="Check that fleet:endpoint (or KIBANA_ENDPOINT) is Kibana's base URL, not "
-        "Elasticsearch's or a proxy's",
-    )
-
-
-def _tls_message(settings: FleetSettings, exc: Exception) -> str:
-    reason = _short_reason(exc)
-    return (
-        f"TLS with Kibana at {settings.endpoint} failed ({reason}): set fleet:caCerts "
-        "(or KIBANA_CA_CERTS) to the PEM file of the CA that signed Kibana's certificate, "
-        "or fleet:insecure=true (KIBANA_INSECURE) to skip verification outside production."
-    )
-
-
-def _transport_error(settings: FleetSettings, exc: Exception) -> TransportError:
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return TransportError(
-            f"Kibana at {settings.endpoint} did not accept a connection within "
-            f"{settings.connect_timeout:g}s: check fleet:endpoint (or KIBANA_ENDPOINT) and the "
-            "network, or raise fleet:connectTimeout."
-        )
-    if isinstance(exc, requests.exceptions.ReadTimeout):
-        return TransportError(
-            f"Kibana at {settings.endpoint} did not answer within {settings.timeout:g}s: "
-            "raise fleet:timeout, or check Kibana's health.",
-            maybe_sent=True,
-        )
-    reason = _short_reason(exc)
-    refused = "refused" in reason.lower() or "name or service" in reason.lower()
-    return TransportError(
-        f"Cannot reach Kibana at {settings.endpoint} ({reason}): check fleet:endpoint "
-        "(or KIBANA_ENDPOINT) and that Kibana is running and reachable from here.",
-        maybe_sent=not refused,
-    )
-
-
-def _short_reason(exc: BaseException) -> str:
-    """The innermost, most specific line of a requests/urllib3 error, without URLs."""
-    text = str(exc)
-    for marker in ("Connection refused", "Name or service not known", "nodename nor servname"):
-        if marker in text:
-            return marker.lower() if marker != "Connection refused" else "connection refused"
-    match = re.search(r"\[SSL: [A-Z_]+\] ([^(]+?)(?: \(_ssl|\)|')", text)
-    if match:
-        return match[1].strip()
-    if "RemoteDisconnected" in text or "Connection aborted" in text:
-        return "the connection closed without an answer"
-    if "Connection reset" in text:
-        return "connection reset"
-    return type(exc).__name__
-
-
-def _parse_response(
-    response: requests.Response,
-    settings: FleetSettings,
-    space_id: str | None,
-) -> Any:
-    status = response.status_code
-    content_type = response.headers.get("Content-Type", "")
-    try:
-        data: Any = response.json()
-    except ValueError:
-        if "html" in content_type.lower() or response.text.lstrip().startswith("<"):
-            what = f"an HTML page (status {status}) instead of JSON"
-            hint = (
-                "A proxy or load balancer in front of Kibana answered: check that Kibana is up "
-                "and that fleet:endpoint (or KIBANA_ENDPOINT) is Kibana's base URL"
-            )
-        else:
-            what = f"a body that is not JSON (status {status})"
-            hint = "The answer was cut off or did not come from Kibana: retry, or check the proxy"
-        raise UnexpectedResponseError(
-            status, f"{what} from {settings.endpoint}", hint=hint
-        ) from None
-    if status < 300:
-        return data
-    message = ""
-    if isinstance(data, dict):
-        message = str(data.get("message") or data.get("error") or "")
-    message = message or response.reason or "error"
-    raise _api_error(status, message, data, settings, space_id)
-
-
-def _api_error(
-    status: int,
-    message: str,
-    body: Any,
-    settings: FleetSettings,
-    space_id: str | None,
-) -> ApiError:
-    space = space_id or DEFAULT_SPACE_ID
-    if status in (400, 409) and _DUPLICATE_NAME.match(message):
-        return DuplicateNameError(
-            status,
-            message,
-            body,
-            hint="Kibana refuses a name already used on the policy, revoked keys included: "
-            "choose another name, or leave name out to let the provider pick a unique one",
-        )
-    if status in (400, 404) and _POLICY_NOT_FOUND.match(message):
-        return PolicyNotFoundError(
-            status,
-            message,
-            body,
-            hint=f"Searched in Kibana space {space!r}: check policy_id, and set space_id "
-            "(or fleet:spaceId) if the policy lives in another space",
-        )
-    if status == 401:
-        return AuthenticationError(
-            status,
-            message,
-            body,
-            hint=f"Kibana did not accept the credentials ({settings.credential_source}): set "
-            "fleet:apiKey (KIBANA_API_KEY), fleet:username/fleet:password "
-            "(KIBANA_USERNAME/KIBANA_PASSWORD) or fleet:bearerToken (KIBANA_BEARER_TOKEN)",
-        )
-    if status == 403:
-        return AuthorizationError(
-            status,
-            message,
-            body,
-            hint=f"Give the role behind {settings.credential_source} the Kibana privilege "
-            f"{FLEET_PRIVILEGE} (Fleet: All, or Agents: All) in space {space!r}",
-        )
-    if status == 404:
-        return NotFoundError(status, message, body)
-    if status == 409:
-        return ConflictError(status, message, body)
-    if status >= 500:
-        return ServerError(
-            status,
-            message,
-            body,
-            hint="Kibana failed while handling the request: retry later, and check Kibana's log",
-        )
-    if status == 400:
-        return BadRequestError(status, message, body)
-    return ApiError(status, message, body)

@@ -20,7 +20,9 @@
         └── UnexpectedResponseError a body that is not Kibana's JSON (HTML, truncated)
 
 Every message is one line a person can act on: what happened and what to do. No message
-ever contains a token, password or API key.
+ever contains a token, password or API key. An error raised from a lower-level failure keeps
+it as ``__cause__`` (a traceback shows both): an ``UnderlyingError`` with the library's own
+exception type and text, credentials and URL user info scrubbed.
 """
 
 from __future__ import annotations
@@ -30,6 +32,18 @@ from typing import Any
 
 class FleetError(Exception):
     """The root of every error fleet-provider raises on purpose."""
+
+
+class UnderlyingError(Exception):
+    """The lower-level failure behind a FleetError (``__cause__``), as secret-free text.
+
+    ``type_name`` is the original exception's qualified type, e.g.
+    ``requests.exceptions.ConnectionError``.
+    """
+
+    def __init__(self, type_name: str, text: str) -> None:
+        super().__init__(f"{type_name}: {text}" if text else type_name)
+        self.type_name = type_name
 
 
 class ConfigurationError(FleetError):

@@ -1,4 +1,4 @@
-"""The resource's inputs: their names, and the checks `check` runs on them (no HTTP call)."""
+"""The checks `check` runs on the resource's inputs, and the auto-name it picks (no HTTP call)."""
 
 from __future__ import annotations
 
@@ -7,29 +7,15 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-import pulumi
 from pulumi import dynamic
 
+from fleet_provider._sdk import is_unknown
 from fleet_provider.config import SPACE_ID_PATTERN
 from fleet_provider.durations import parse_duration, validate_expiration
 from fleet_provider.exceptions import InputError
+from fleet_provider.model import INPUT_KEYS
 
-# Inputs whose change replaces the key: Kibana cannot change a key in place.
-USER_INPUTS = ("policy_id", "name", "expiration", "space_id")
-# Inputs that only steer the provider; a change to them updates the state, no Kibana call.
-UPDATABLE_INPUTS = ("rotate_after", "adopt_existing")
-# Inputs the resource adds itself: `check` gets no URN, so the resource passes its own name.
-INTERNAL_INPUTS = ("resource_name", "auto_named")
-INPUT_KEYS = (*USER_INPUTS, "adopt_key_id", *UPDATABLE_INPUTS, *INTERNAL_INPUTS)
-# Outputs read from Kibana, beside the inputs.
-KIBANA_OUTPUTS = ("api_key", "api_key_id", "active", "created_at", "hidden", "expire_at")
-OUTPUT_KEYS = (*INPUT_KEYS, *KIBANA_OUTPUTS, "full_name", "rotates_at")
 AUTO_NAME_SUFFIX_BYTES = 4
-
-
-def is_unknown(value: Any) -> bool:
-    """True for a value not yet known during preview (``pulumi.output.Unknown``)."""
-    return isinstance(value, pulumi.output.Unknown)
 
 
 def check_inputs(

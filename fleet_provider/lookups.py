@@ -14,7 +14,7 @@ import pulumi
 
 from fleet_provider.client import FleetClient
 from fleet_provider.config import ALL_SETTINGS, DEFAULT_SPACE_ID, FleetSettings, resolve_settings
-from fleet_provider.names import kuery_quote, user_name
+from fleet_provider.model import policy_kuery, user_name
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def get_enrollment_api_keys(
     """Every key (of one policy, if given) in the space, newest first, across all pages."""
     settings = program_settings()
     space = space_id or settings.space_id or DEFAULT_SPACE_ID
-    kuery = f"policy_id:{kuery_quote(policy_id)}" if policy_id else None
+    kuery = policy_kuery(policy_id) if policy_id else None
     client = FleetClient(settings)
     try:
         items = list(client.iter_enrollment_api_keys(kuery, space))

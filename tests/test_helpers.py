@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from fleet_provider.client import KibanaVersion, RetryPolicy, backoff_delay, space_prefix
-from fleet_provider.names import holds_name, kuery_quote, user_name
+from fleet_provider.client import space_prefix
+from fleet_provider.model import holds_name, kuery_quote, user_name
+from fleet_provider.retry import RetryPolicy, backoff_delay
+from fleet_provider.versions import KibanaVersion
 
 UUID = "0b9f0b1c-5a43-4d11-9a2e-3f1e0c4d9a77"
 

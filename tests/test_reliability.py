@@ -10,9 +10,11 @@ import requests
 from fleet_provider.client import FleetClient
 from fleet_provider.config import resolve_settings
 from fleet_provider.emulator import EmulatorServer
+from fleet_provider.emulator.admin import KibanaAdmin
 from fleet_provider.enrollment_api_key import EnrollmentApiKeyProvider
 from fleet_provider.exceptions import ServerError, TLSError, TransportError
-from tests.kibana import KibanaAdmin
+from fleet_provider.model import KeyRequest
+from fleet_provider.operations import create_once
 from tests.providers import configured_provider
 
 POLICY = "fleet-server-policy"
@@ -145,9 +147,7 @@ def test_a_tls_failure_fails_create_read_and_delete_alike_without_retrying(
     client = FleetClient(settings, sleep=sleeps.append)
     before = len(admin.keys(POLICY))
     calls = {
-        "create": lambda: EnrollmentApiKeyProvider()._create_once(
-            client, POLICY, "tls-key", None, "default"
-        ),
+        "create": lambda: create_once(client, KeyRequest(POLICY, "tls-key", "default")),
         "read": lambda: client.get_enrollment_api_key("some-id"),
         "delete": lambda: client.delete_enrollment_api_key("some-id"),
     }

@@ -168,21 +168,23 @@ def test_the_provider_is_pickled_once_however_many_keys(
 ) -> None:
     from pulumi.dynamic import dynamic as sdk_dynamic
 
-    from fleet_provider import enrollment_api_key
+    from fleet_provider import _sdk, enrollment_api_key
 
     calls: list[object] = []
-    real = sdk_dynamic.serialize_provider
+    real = _sdk.pickle_provider
 
-    def counting(provider: object) -> str:
+    def counting(provider: Any) -> str:
         calls.append(provider)
         return real(provider)
 
-    monkeypatch.setattr(enrollment_api_key, "serialize_provider", counting)
-    enrollment_api_key.serialized_provider.cache_clear()
+    monkeypatch.setattr(_sdk, "pickle_provider", counting)
+    _sdk.pickled.cache_clear()
     try:
         for index in range(1200):
             EnrollmentApiKey(f"many-{index}", policy_id="p1")
         assert len(calls) == 1
-        assert enrollment_api_key.serialized_provider() == real(EnrollmentApiKeyProvider())
+        assert _sdk.pickled(enrollment_api_key._PROVIDER) == sdk_dynamic.serialize_provider(
+            EnrollmentApiKeyProvider()
+        )
     finally:
-        enrollment_api_key.serialized_provider.cache_clear()
+        _sdk.pickled.cache_clear()

@@ -1,0 +1,70 @@
+"""Every reliance on how the Pulumi Python SDK works inside, in one place, each with its reason.
+
+The rest of the package uses only Pulumi's public API; what is here follows
+``sdk/python/lib/pulumi/dynamic/dynamic.py`` (pulumi/pulumi) and is tested against the lowest
+and the newest supported ``pulumi``.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+from typing import Any
+
+import dill
+import pulumi
+from pulumi import dynamic
+
+# The pickle protocol of the ``__provider`` state field. The SDK uses pickle's default,
+# which is 4 up to Python 3.13 and 5 from 3.14: a fixed protocol keeps the stored string the
+# same on every Python, so upgrading Python never shows a diff on every resource.
+PICKLE_PROTOCOL = 4
+
+
+def is_unknown(value: Any) -> bool:
+    """True for a value not yet known during preview (``pulumi.output.Unknown``).
+
+    The dynamic host hands ``check`` and ``diff`` this sentinel for an unknown input
+    (``dynamic/__main__.py`` deserialises with ``keep_unknowns=True``).
+    """
+    return isinstance(value, pulumi.output.Unknown)
+
+
+def pickle_provider(provider: dynamic.ResourceProvider) -> str:
+    """The provider as the dynamic host loads it from ``__provider``: a dill pickle, base64.
+
+    What the SDK's ``serialize_provider`` stores, without it: that function is private, and
+    it wraps ``pickle._Pickler._batch_setitems`` again on every call without unwrapping, so
+    about a thousand resources in one process overflow the stack (pulumi 3.x). A provider
+    class defined at module level pickles by reference (module path and class name), and
+    dill's ``recurse`` has nothing to follow in a provider without state.
+    """
+    return base64.b64encode(dill.dumps(provider, protocol=PICKLE_PROTOCOL, recurse=True)).decode(
+        "ascii"
+    )
+
+
+@functools.cache
+def pickled(provider: dynamic.ResourceProvider) -> str:
+    """``pickle_provider`` once per process for a stateless provider, whose pickle never changes."""
+    return pickle_provider(provider)
+
+
+def register(
+    resource: pulumi.CustomResource,
+    type_name: str,
+    resource_name: str,
+    provider: dynamic.ResourceProvider,
+    props: dict[str, Any],
+    opts: pulumi.ResourceOptions,
+) -> None:
+    """Register a dynamic resource as ``dynamic.Resource.__init__`` does, with a cached pickle.
+
+    The engine routes ``pulumi-python:dynamic/...`` types to the Python dynamic host, which
+    unpickles ``__provider`` to find the provider. ``serialize_as_secret_always`` is off on
+    the provider, so the pickle is stored as a plain string, as the SDK would store it.
+    """
+    props["__provider"] = pickled(provider)
+    pulumi.CustomResource.__init__(
+        resource, f"pulumi-python:{type_name}", resource_name, props, opts
+    )
