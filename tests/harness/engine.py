@@ -327,6 +327,42 @@ class Engine:
         if self.host.configured_with is None:
             self.configure()
 
+    def load_state(self, resources: Iterable[Mapping[str, Any]]) -> None:
+        """Start from a saved state (as :meth:`saved_state` writes it), like ``stack import``."""
+        with self._lock:
+            self.state = {}
+            for entry in resources:
+                res = ResourceState(
+                    urn=str(entry["urn"]),
+                    type=str(entry["type"]),
+                    id=str(entry["id"]),
+                    inputs=dict(entry["inputs"]),
+                    outputs=dict(entry["outputs"]),
+                    secret_inputs=set(entry.get("secret_inputs", ())),
+                    secret_outputs=set(entry.get("secret_outputs", ())),
+                    options=ResourceOptionsState(
+                        additional_secret_outputs=list(entry.get("additional_secret_outputs", ()))
+                    ),
+                )
+                self.state[res.urn] = res
+
+    def saved_state(self) -> list[dict[str, Any]]:
+        """The resources with plain values, for :meth:`load_state` (secret keys listed)."""
+        with self._lock:
+            return [
+                {
+                    "urn": res.urn,
+                    "type": res.type,
+                    "id": res.id,
+                    "inputs": res.inputs,
+                    "outputs": res.outputs,
+                    "secret_inputs": sorted(res.secret_inputs),
+                    "secret_outputs": sorted(res.secret_outputs),
+                    "additional_secret_outputs": res.options.additional_secret_outputs,
+                }
+                for res in self.state.values()
+            ]
+
     # ------------------------------------------------------------- operations
 
     def up(
