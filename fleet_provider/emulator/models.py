@@ -18,18 +18,22 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from .durations import duration_to_timedelta, now_iso
+from .errors import (
+    AgentPolicyIdConflictError,
+    AgentPolicyNameExistsError,
+    AgentPolicyNotFoundError,
+    EnrollmentKeyNameExistsError,
+    EnrollmentKeyNotFoundError,
+    HostedAgentPolicyError,
+    SpaceExistsError,
+)
 from .versions import KibanaVersion
 
 Doc = dict[str, Any]
 
 DEFAULT_SPACE_ID = "default"
 ALL_SPACES_ID = "*"
-
-# Elasticsearch duration accepted for ``expiration`` (Kibana 9.3+, final form).
-ES_DURATION_RE = re.compile(r"^[1-9]\d*(d|h|m|s)$")
-# Ceiling per unit: Long.MAX_VALUE nanoseconds, about 106,751 days (Kibana 9.3+).
-ES_DURATION_MAX_BY_UNIT = {"d": 106751, "h": 2562024, "m": 153721440, "s": 9223286400}
-_UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 
 # Kibana's duplicate-name test: what is left of an existing name once the provided
 # name is removed must be exactly "(<uuid>)".
@@ -51,62 +55,6 @@ CREATE TABLE IF NOT EXISTS enrollment_api_keys (
 CREATE INDEX IF NOT EXISTS keys_by_policy ON enrollment_api_keys (policy_id);
 CREATE INDEX IF NOT EXISTS keys_by_created ON enrollment_api_keys (created_at, seq);
 """
-
-
-class FleetModelError(Exception):
-    """A Fleet rule refused the operation; ``str()`` is Kibana's message."""
-
-
-class AgentPolicyNotFoundError(FleetModelError):
-    """The agent policy does not exist (or not in this space)."""
-
-
-class AgentPolicyNameExistsError(FleetModelError):
-    """Another agent policy already has this name."""
-
-
-class AgentPolicyIdConflictError(FleetModelError):
-    """An agent policy with this id already exists."""
-
-
-class HostedAgentPolicyError(FleetModelError):
-    """A managed (hosted) policy cannot be deleted without ``force``."""
-
-
-class EnrollmentKeyNameExistsError(FleetModelError):
-    """A key with this name already exists on the policy (revoked and hidden ones count)."""
-
-
-class EnrollmentKeyNotFoundError(FleetModelError):
-    """No such key, or it is not visible from this space (``in_namespace``)."""
-
-    def __init__(self, key_id: str, *, in_namespace: bool = False) -> None:
-        suffix = " in namespace" if in_namespace else ""
-        super().__init__(f"Enrollment api key {key_id} not found{suffix}")
-        self.key_id = key_id
-        self.in_namespace = in_namespace
-
-
-class SpaceExistsError(FleetModelError):
-    """A space with this id already exists."""
-
-
-def now_iso(moment: datetime) -> str:
-    """JavaScript's ``Date.toISOString()``: milliseconds and ``Z``."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + (
-        f"{moment.microsecond // 1000:03d}Z"
-    )
-
-
-def duration_within_limits(text: str) -> bool:
-    """True for an ES duration (``30d``, ``24h``, ``90m``, ``60s``) under its unit's ceiling."""
-    match = ES_DURATION_RE.match(text)
-    return bool(match) and int(text[:-1]) <= ES_DURATION_MAX_BY_UNIT[text[-1]]
-
-
-def duration_to_timedelta(text: str) -> timedelta:
-    """Convert a valid ES duration to a timedelta."""
-    return timedelta(seconds=int(text[:-1]) * _UNIT_SECONDS[text[-1]])
 
 
 def _es_id(length: int) -> str:

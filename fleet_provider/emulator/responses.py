@@ -17,8 +17,9 @@ from datetime import date, datetime, timezone
 from typing import Any
 from urllib.parse import parse_qsl
 
-from . import kuery, models
+from . import errors, kuery
 from .auth import AuthFailure, Credentials, Principal
+from .durations import now_iso
 from .messages import ApiRequest, ApiResponse, error_response, json_response
 from .models import FleetBackend
 from .schemas import RequestSchemas, schemas_for
@@ -128,7 +129,7 @@ class KibanaApi:
         handler: Handler = getattr(self, route.handler)
         try:
             response = handler(call)
-        except models.FleetModelError as err:
+        except errors.FleetModelError as err:
             response = self._backend_error(route, call, err)
         response.headers.update(VERSION_HEADERS)
         return response
@@ -153,44 +154,44 @@ class KibanaApi:
         )
 
     # -- backend errors ---------------------------------------------------------------
-    def _backend_error(self, route: Route, call: Call, err: models.FleetModelError) -> ApiResponse:
+    def _backend_error(self, route: Route, call: Call, err: errors.FleetModelError) -> ApiResponse:
         """Kibana's answer when the backend refuses what a route handler asked of it."""
         message = self._handler_not_found(route.handler, call, err)
         if message is not None:
             return error_response(404, message)
         return error_response(self._fleet_status(err), str(err))
 
-    def _fleet_status(self, err: models.FleetModelError) -> int:
+    def _fleet_status(self, err: errors.FleetModelError) -> int:
         """The status Fleet's shared error handler gives an error type.
 
         Kibana: ``x-pack/platform/plugins/shared/fleet/server/errors/handlers.ts``.
         """
         typed = self.version.typed_fleet_errors
-        if isinstance(err, models.AgentPolicyNotFoundError | models.EnrollmentKeyNotFoundError):
+        if isinstance(err, errors.AgentPolicyNotFoundError | errors.EnrollmentKeyNotFoundError):
             # 8.x's Fleet error handler had no not-found case: 400.
             return 404 if typed else 400
-        if isinstance(err, models.EnrollmentKeyNameExistsError):
+        if isinstance(err, errors.EnrollmentKeyNameExistsError):
             # 8.x raised a plain Fleet error for duplicate names: 400 Bad Request.
             return 409 if typed else 400
         if isinstance(
             err,
-            models.AgentPolicyNameExistsError
-            | models.AgentPolicyIdConflictError
-            | models.SpaceExistsError,
+            errors.AgentPolicyNameExistsError
+            | errors.AgentPolicyIdConflictError
+            | errors.SpaceExistsError,
         ):
             return 409
         return 400
 
     def _handler_not_found(
-        self, handler: str, call: Call, err: models.FleetModelError
+        self, handler: str, call: Call, err: errors.FleetModelError
     ) -> str | None:
         """The 404 message a route handler words itself, or None to use the shared handler."""
-        if handler == "get_agent_policy" and isinstance(err, models.AgentPolicyNotFoundError):
+        if handler == "get_agent_policy" and isinstance(err, errors.AgentPolicyNotFoundError):
             # routes/agent_policy/handlers.ts answers this 404 itself, in every version.
             return "Agent policy not found"
         if handler not in ("get_enrollment_api_key", "delete_enrollment_api_key"):
             return None
-        if not isinstance(err, models.EnrollmentKeyNotFoundError):
+        if not isinstance(err, errors.EnrollmentKeyNotFoundError):
             return None
         # routes/enrollment_api_key/handler.ts re-words a Boom 404: 8.x's
         # services/api_keys/enrollment_api_key.ts threw Boom.notFound for an unknown key,
@@ -325,7 +326,7 @@ class KibanaApi:
     def get_status(self, call: Call) -> ApiResponse:
         """GET /api/status."""
         del call
-        now = models.now_iso(datetime.now(timezone.utc))
+        now = now_iso(datetime.now(timezone.utc))
         body = {
             "name": "kibana",
             "uuid": self.uuid,

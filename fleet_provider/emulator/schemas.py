@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import kuery
-from .models import duration_within_limits
+from .durations import duration_within_limits
 from .validation import Field, ObjectSchema, optional, required_string
 from .versions import KibanaVersion
 
