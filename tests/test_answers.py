@@ -4,18 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from fleet_provider import exceptions as e
 from fleet_provider.answers import error_class, underlying
 from fleet_provider.config import resolve_settings
-from fleet_provider.exceptions import (
-    ApiError,
-    AuthenticationError,
-    BadRequestError,
-    ConflictError,
-    DuplicateNameError,
-    NotFoundError,
-    PolicyNotFoundError,
-    ServerError,
-)
 
 DUPLICATE = "An enrollment key named web already exists for agent policy p1"
 NO_POLICY = 'Agent policy "p1" not found'
@@ -24,21 +15,21 @@ NO_POLICY = 'Agent policy "p1" not found'
 @pytest.mark.parametrize(
     ("status", "message", "expected"),
     [
-        (409, DUPLICATE, DuplicateNameError),
-        (400, DUPLICATE, DuplicateNameError),  # Kibana 8.x before about 8.14
-        (404, NO_POLICY, PolicyNotFoundError),
-        (400, NO_POLICY, PolicyNotFoundError),  # Kibana 8.x before about 8.14
-        (500, DUPLICATE, ServerError),
-        (400, "[request body.policy_id]: expected value of type [string]", BadRequestError),
-        (401, "Unauthorized", AuthenticationError),
-        (404, "EnrollmentAPIKey k1 not found", NotFoundError),
-        (409, "Conflict", ConflictError),
-        (503, "Service Unavailable", ServerError),
-        (418, "I'm a teapot", ApiError),
+        (409, DUPLICATE, e.DuplicateNameError),
+        (400, DUPLICATE, e.DuplicateNameError),  # Kibana 8.x before about 8.14
+        (404, NO_POLICY, e.PolicyNotFoundError),
+        (400, NO_POLICY, e.PolicyNotFoundError),  # Kibana 8.x before about 8.14
+        (500, DUPLICATE, e.ServerError),
+        (400, "[request body.policy_id]: expected value of type [string]", e.BadRequestError),
+        (401, "Unauthorized", e.AuthenticationError),
+        (404, "EnrollmentAPIKey k1 not found", e.NotFoundError),
+        (409, "Conflict", e.ConflictError),
+        (503, "Service Unavailable", e.ServerError),
+        (418, "I'm a teapot", e.ApiError),
     ],
 )
 def test_error_class_by_status_then_message(
-    status: int, message: str, expected: type[ApiError]
+    status: int, message: str, expected: type[e.ApiError]
 ) -> None:
     assert error_class(status, message) is expected
 

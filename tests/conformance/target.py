@@ -8,6 +8,7 @@ conformance tests against a real Kibana.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pytest
 import requests
@@ -26,16 +27,10 @@ class Target(KibanaAdmin):
     policy_prefix = "conformance"
     """How the ids of the policies the tests create begin."""
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        auth: tuple[str, str] | None = None,
-        api_key: str | None = None,
-        emulator: bool = False,
-    ) -> None:
-        """Speak to the Kibana at ``url``; ``emulator`` says it is the emulator."""
-        super().__init__(url, auth=auth, api_key=api_key, timeout=30.0)
+    def __init__(self, url: str, *, emulator: bool = False, **credentials: Any) -> None:
+        """Speak to the Kibana at ``url`` (``auth=`` or ``api_key=``, as KibanaAdmin takes them);
+        ``emulator`` says it is the emulator."""
+        super().__init__(url, timeout=30.0, **credentials)
         self.is_emulator = emulator
         self.version = Release.parse(self.kibana_version())
 
