@@ -29,7 +29,7 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(PY) -m pytest
 
-demo: $(STAMP)  ## the quickstart against the local emulator (needs the pulumi CLI)
+demo: $(STAMP)  ## the quickstart against the local emulator (needs the pulumi CLI, run with .venv active)
 	bash scripts/demo.sh
 
 bench: $(STAMP)  ## benchmarks through the real provider host (never part of the tests)

@@ -8,6 +8,13 @@ if ! command -v pulumi >/dev/null 2>&1; then
   exit 1
 fi
 
+# The CLI runs with .venv activated: the root Pulumi.yaml sets no `virtualenv` (a relative one
+# resolves against the project root for the program but against examples/quickstart, its `main`,
+# for the dynamic-provider host: pulumi/pulumi#7061), so both use PULUMI_PYTHON_CMD.
+venv="$PWD/.venv"
+export VIRTUAL_ENV="$venv" PATH="$venv/bin:$PATH" PULUMI_PYTHON_CMD="$venv/bin/python"
+unset PYTHONHOME
+
 work=$(mktemp -d)
 emulator_pid=""
 cleanup() {

@@ -19,6 +19,7 @@ from google.protobuf.message import Message
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
+from fleet_provider.harness.launch import Launch, plugin_launch
 from fleet_provider.harness.wire import to_struct
 
 # This file is <root>/fleet_provider/harness/host.py, so parents[2] is <root>: the directory that
@@ -99,6 +100,13 @@ class ProviderHostError(RuntimeError):
     """The provider host could not be started or reached."""
 
 
+def inherited_env(*, inherit_env: bool, exclude_env: Iterable[str]) -> dict[str, str]:
+    """This process's environment (or only its PATH) minus the ``exclude_env`` fnmatch patterns."""
+    patterns = list(exclude_env)
+    base = dict(os.environ) if inherit_env else {"PATH": os.environ.get("PATH", "")}
+    return {k: v for k, v in base.items() if not any(fnmatch.fnmatch(k, p) for p in patterns)}
+
+
 def build_env(
     env: Mapping[str, str] | None,
     *,
@@ -107,9 +115,7 @@ def build_env(
     project: str,
 ) -> dict[str, str]:
     """The host environment: inherited variables minus ``exclude_env`` patterns, then ours."""
-    patterns = list(exclude_env)
-    base = dict(os.environ) if inherit_env else {"PATH": os.environ.get("PATH", "")}
-    result = {k: v for k, v in base.items() if not any(fnmatch.fnmatch(k, p) for p in patterns)}
+    result = inherited_env(inherit_env=inherit_env, exclude_env=exclude_env)
     # The engine passes PULUMI_PROJECT and PULUMI_CONFIG (only the pulumi-python namespace, so in
     # practice "{}") to the plugin: pkg/resource/plugin/provider_plugin.go, pkg/host/host.go.
     result["PULUMI_PROJECT"] = project
@@ -141,19 +147,78 @@ class ProviderHost:
         python: str = sys.executable,
     ) -> None:
         """Start the host; ``exclude_env`` holds variable names or fnmatch patterns to drop."""
+        self._start(
+            [python, "-u", "-m", "pulumi.dynamic", "127.0.0.1:0"],
+            cwd=os.fspath(cwd) if cwd is not None else os.fspath(REPO_ROOT),
+            env=build_env(env, inherit_env=inherit_env, exclude_env=exclude_env, project=project),
+            project=project,
+            timeout=timeout,
+        )
+
+    @classmethod
+    def from_project(
+        cls,
+        project_dir: str | os.PathLike[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        inherit_env: bool = True,
+        exclude_env: Iterable[str] = (),
+        timeout: float = 30.0,
+    ) -> ProviderHost:
+        """Start the host as ``pulumi up`` in ``project_dir`` would, by the launcher's rules.
+
+        The CLI's environment is this process's (only its PATH when ``inherit_env`` is false)
+        minus the ``exclude_env`` patterns, with ``env`` on top; :func:`.launch.plugin_launch`
+        adds the engine's variables and applies the launcher's choice of interpreter, working
+        directory and environment. Unlike :meth:`__init__`, nothing puts the repository on
+        ``PYTHONPATH``: the interpreter must have ``fleet_provider`` installed. Raises
+        :class:`.launch.LaunchError` with the launcher's stderr where the launcher would exit.
+        The resolved :class:`.launch.Launch` is kept as :attr:`launch`.
+        """
+        environ = inherited_env(inherit_env=inherit_env, exclude_env=exclude_env)
+        environ.update(env or {})
+        launch = plugin_launch(project_dir, environ)
+        host = cls.__new__(cls)
+        host._start(
+            launch.argv,
+            executable=launch.python,
+            cwd=launch.cwd,
+            env=launch.env,
+            project=launch.project,
+            timeout=timeout,
+            launch=launch,
+        )
+        return host
+
+    def _start(
+        self,
+        argv: list[str],
+        *,
+        cwd: str | os.PathLike[str],
+        env: dict[str, str],
+        project: str,
+        timeout: float,
+        executable: str | None = None,
+        launch: Launch | None = None,
+    ) -> None:
+        """Spawn ``argv`` (``executable`` if given, else ``argv[0]``) in ``cwd`` with exactly
+        ``env``, and connect to the port it prints."""
         self.project = project
         self.timeout = timeout
+        self.launch = launch
+        """How :meth:`from_project` started the host; None for a host started by the constructor."""
         self.calls: list[RpcCall] = []
         self.configured_with: dict[str, str] | None = None
         self._lock = threading.Lock()
-        self.env = build_env(env, inherit_env=inherit_env, exclude_env=exclude_env, project=project)
+        self.env = env
         self._proc = subprocess.Popen(
-            [python, "-u", "-m", "pulumi.dynamic", "127.0.0.1:0"],
+            argv,
+            executable=executable,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=self.env,
-            cwd=os.fspath(cwd) if cwd is not None else os.fspath(REPO_ROOT),
+            cwd=os.fspath(cwd),
         )
         assert self._proc.stdout is not None
         assert self._proc.stderr is not None
