@@ -9,7 +9,7 @@ import pytest
 
 from fleet_provider.emulator import EmulatorServer
 from fleet_provider.emulator.admin import KibanaAdmin
-from tests.harness.engine import Engine, ProviderHost, secret
+from tests.harness.engine import Engine, Hosts, secret
 
 POLICY = "fleet-server-policy"
 # The provider must see only what each test gives it, never a developer's own Kibana settings.
@@ -18,10 +18,10 @@ KIBANA_ENV = ["KIBANA_*"]
 
 @dataclass
 class Stack:
-    """A stack under test: the engine, its provider host, and the Kibana behind it."""
+    """A stack under test: the engine, the provider hosts of its commands, and the Kibana."""
 
     engine: Engine
-    host: ProviderHost
+    host: Hosts
     kibana: KibanaAdmin
     url: str
 
@@ -41,13 +41,13 @@ def make_stack(
     emulator_at: Callable[[str], EmulatorServer],
 ) -> Iterator[Callable[..., Stack]]:
     """Start a provider host against a freshly reset emulator of the given Kibana version."""
-    hosts: list[ProviderHost] = []
+    hosts: list[Hosts] = []
 
     def make(version: str = "9.5.0", env: dict[str, str] | None = None) -> Stack:
         server = emulator_at(version)
         admin = KibanaAdmin(server.url)
         admin.reset()
-        host = ProviderHost(env=env or {}, exclude_env=KIBANA_ENV)
+        host = Hosts(env=env or {}, exclude_env=KIBANA_ENV)
         hosts.append(host)
         return Stack(Engine(host, stack="e2e"), host, admin, server.url)
 

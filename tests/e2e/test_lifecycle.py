@@ -261,7 +261,7 @@ def test_no_credential_or_token_leaks_anywhere(
     env_credential: dict[str, str],
 ) -> None:
     from fleet_provider.emulator import EmulatorServer
-    from tests.harness.engine import Engine, ProviderHost, secret
+    from tests.harness.engine import Engine, Hosts, secret
 
     api_key = "ZmxlZXQtY2k6c3VwZXItc2VjcmV0LWFwaS1rZXk="
     bearer = "bearer-super-secret-token"
@@ -272,7 +272,7 @@ def test_no_credential_or_token_leaks_anywhere(
             api_keys=[f"{api_key}:superuser"],
             bearer_tokens=[f"{bearer}:superuser"],
         ) as server,
-        ProviderHost(env=env_credential, exclude_env=["KIBANA_*"]) as host,
+        Hosts(env=env_credential, exclude_env=["KIBANA_*"]) as host,
     ):
         engine = Engine(host, stack="leaks")
         config: dict[str, Any] = {"fleet:endpoint": server.url}

@@ -18,7 +18,7 @@ import pytest
 from fleet_provider import EnrollmentApiKey
 from fleet_provider.emulator import EmulatorServer
 from fleet_provider.emulator.admin import KibanaAdmin
-from tests.harness.engine import Engine, ProviderHost, secret
+from tests.harness.engine import Engine, Hosts, secret
 
 pytestmark = pytest.mark.e2e
 
@@ -39,7 +39,7 @@ def test_a_state_written_by_the_previous_release_keeps_working(tmp_path: Path) -
     shutil.copy(FIXTURE / "kibana.sqlite", data)
     with (
         EmulatorServer(port=0, data=data, kibana_version="9.5.0") as server,
-        ProviderHost(exclude_env=["KIBANA_*"]) as host,
+        Hosts(exclude_env=["KIBANA_*"]) as host,
     ):
         admin = KibanaAdmin(server.url)
         engine = Engine(host, stack="previous-release")

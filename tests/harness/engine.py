@@ -2,9 +2,9 @@
 
 Typical use::
 
-    with ProviderHost(env={STATE_ENV: path}) as host:
-        engine = Engine(host, stack="dev")
-        engine.up(program, config={"kibana:url": url, "kibana:apiKey": secret(key)})
+    with Hosts(exclude_env=["KIBANA_*"]) as hosts:
+        engine = Engine(hosts, stack="dev")
+        engine.up(program, config={"fleet:endpoint": url, "fleet:apiKey": secret(key)})
         engine.refresh()
         engine.destroy()
 
@@ -14,11 +14,32 @@ check and diff then receive ``pulumi.output.Unknown`` (the wire sentinel :data:`
 ``up`` sends ``value``.
 
 The program runs in-process; its resource monitor is :class:`EngineMonitor`, whose
-``RegisterResource`` performs the engine's steps (Check, Diff, Create, Update, replace) against
-the host over gRPC and answers with the real ids and outputs. Engine behaviour reproduced here is
-cited from pulumi/pulumi: pkg/resource/deploy/step_generator.go (step choice, replacement),
-pkg/resource/deploy/step_executor.go (secret outputs), pkg/resource/deploy/step.go (refresh,
-delete) and pkg/resource/plugin/provider_plugin.go (marshalling, preview, annotateSecrets).
+``RegisterResource`` performs the engine's steps against the host over gRPC and answers with the
+real ids and outputs. What the engine does, and where pulumi/pulumi says so:
+
+- every command starts fresh provider hosts, configured once each; ``up`` is a preview run and
+  an update run, each in its own host (``pkg/engine/update.go``, ``pkg/backend/apply.go``);
+  ``refresh`` and ``destroy`` configure theirs with the config stored in the state at the last
+  ``up`` (the default provider's inputs; ``pkg/resource/deploy/target.go``, ``registry.go``),
+  unless ``run_program=True`` (``pulumi refresh --run-program``);
+- ``up(refresh=True)`` (``pulumi up --refresh``, or ``options: refresh: always`` in Pulumi.yaml,
+  ``pkg/cmd/pulumi/operations/io.go``) reads every resource before the program runs, in the
+  update's host configured with the stored config (``deployment_executor.go``);
+- Check gets the old inputs and the program's inputs with ``ignore_changes`` applied; when Diff
+  says replace, Check runs again with no olds and the program's raw inputs ("recompute the
+  default values"); ``replace=[...]`` (``pulumi up --replace``) checks once with no olds and
+  replaces without a Diff; untargeted resources under ``targets=[...]`` keep their old inputs
+  without a Check (``pkg/resource/deploy/step_generator.go``);
+- a delete-before-replace whose create fails leaves the old resource in the state, pending
+  replacement; the next ``up`` replaces it whatever Diff says, without deleting it again
+  (``pkg/resource/deploy/step.go``, ``step_generator.go``);
+- aliases find the old state under the old URN; ``retain_on_delete`` skips the provider's Delete;
+  ``replace_on_changes`` applies to the keys Diff reports changed; a ``pulumi:autonaming`` config
+  without a random part forces delete-before-replace (``step_generator.go``,
+  ``pkg/resource/autonaming/strategy.go``);
+- registrations run concurrently (``--parallel`` defaults to four per CPU; the Python host
+  serves four calls at once), and ``pkg/resource/plugin/provider_plugin.go`` shapes every
+  request (secrets stripped, unknowns only in preview).
 """
 
 from __future__ import annotations
@@ -26,14 +47,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import threading
 import traceback
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import grpc
+import yaml
 from google.protobuf import empty_pb2
 from pulumi.runtime import mocks
 from pulumi.runtime.proto import provider_pb2, resource_pb2
@@ -49,7 +73,8 @@ from fleet_provider.harness.wire import (
     to_struct,
     wrap_secrets,
 )
-from tests.harness.program import NoMocks, Program, run_program, unknown_during_preview
+from tests.harness.hosts import Hosts
+from tests.harness.program import NoMocks, Program, Project, run_program, unknown_during_preview
 
 __all__ = [
     "UNKNOWN",
@@ -57,6 +82,7 @@ __all__ = [
     "Engine",
     "EngineError",
     "EngineMonitor",
+    "Hosts",
     "OperationResult",
     "ProviderHost",
     "ProviderHostError",
@@ -143,6 +169,8 @@ class ResourceOptionsState:
     dependencies: list[str] = field(default_factory=list)
     replace_on_changes: list[str] = field(default_factory=list)
     ignore_changes: list[str] = field(default_factory=list)
+    aliases: list[Any] = field(default_factory=list)
+    """The request's ``aliases`` (``alias_pb2.Alias``: a URN or a spec)."""
 
     @classmethod
     def from_request(cls, request: resource_pb2.RegisterResourceRequest) -> ResourceOptionsState:
@@ -157,6 +185,7 @@ class ResourceOptionsState:
             dependencies=list(request.dependencies),
             replace_on_changes=list(request.replaceOnChanges),
             ignore_changes=list(request.ignoreChanges),
+            aliases=list(request.aliases),
         )
 
 
@@ -175,6 +204,8 @@ class ResourceState:
     parent: str = ""
     delete: bool = False
     """True for the old half of a create-before-delete replacement still awaiting its delete."""
+    pending_replacement: bool = False
+    """True once a delete-before-replace deleted it and its replacement is not created yet."""
 
     @property
     def name(self) -> str:
@@ -250,6 +281,42 @@ class _Diff:
         }
 
 
+PARALLEL = (os.cpu_count() or 1) * 4
+"""Steps in flight at once: ``pulumi up --parallel`` defaults to four per CPU since v3.100
+(``pkg/cmd/pulumi/operations/up.go``); the Python host itself serves four at a time."""
+
+AUTONAMING_KEY = "pulumi:autonaming"
+# The pattern functions that add randomness (pkg/resource/autonaming/pattern.go).
+_RANDOM_PARTS = re.compile(r"\$\{(hex|alphanum|string|num)\(\d+\)\}|\$\{uuid\}")
+
+
+def autonaming_forces_delete_first(config: Mapping[str, Any], resource_type: str) -> bool:
+    """Whether the stack's ``pulumi:autonaming`` config makes replacements delete-first.
+
+    ``pkg/resource/autonaming/strategy.go``: ``verbatim`` and ``disabled`` give delete-before-
+    replace, and so does a ``pattern`` without a random part; ``step_generator.go`` then sets
+    the resource's deleteBeforeReplace, for dynamic resources too (the Python host never
+    receives the autonaming options). The most specific entry wins: the resource type, then
+    the package (``providers.pulumi-python``), then the top level.
+    """
+    raw = config.get(AUTONAMING_KEY)
+    if raw is None:
+        return False
+    settings: Any = yaml.safe_load(raw) if isinstance(raw, str) else raw
+    if not isinstance(settings, Mapping):
+        return False
+    package = (settings.get("providers") or {}).get("pulumi-python") or {}
+    by_type = (package.get("resources") or {}).get(resource_type) or {}
+    for entry in (by_type, package, settings):
+        if "pattern" in entry:
+            return _RANDOM_PARTS.search(str(entry["pattern"])) is None
+        if entry.get("mode") in ("verbatim", "disabled"):
+            return True
+        if entry.get("mode") == "default":
+            return False
+    return False
+
+
 class EngineMonitor(mocks.MockMonitor):
     """The resource monitor the program talks to; its RegisterResource is the engine."""
 
@@ -268,31 +335,75 @@ class EngineMonitor(mocks.MockMonitor):
         return empty_pb2.Empty()
 
 
+class _Command:
+    """One engine run: a provider host started when first needed, configured once."""
+
+    def __init__(
+        self, engine: Engine, config: Mapping[str, str], secret_keys: Iterable[str]
+    ) -> None:
+        self.engine = engine
+        self.config = dict(config)
+        self.secret_keys = set(secret_keys)
+        self._host: ProviderHost | None = None
+        self._lock = threading.Lock()
+
+    def host(self) -> ProviderHost:
+        """The command's host; the engine loads the plugin at its first use."""
+        with self._lock:
+            if self._host is None:
+                host = self.engine.hosts.start(self.engine.project_dir)
+                self._host = host
+                self.engine._call_host(lambda: host.configure(self.config, self.secret_keys), "")
+            return self._host
+
+    def close(self) -> None:
+        """End the host, as the CLI ends its plugins after the run."""
+        with self._lock:
+            if self._host is not None:
+                self._host.close()
+
+
 class Engine:
-    """One stack: its state, config and the deployments run against a :class:`ProviderHost`."""
+    """One stack: its state, config and the commands run with fresh hosts from ``hosts``."""
 
     def __init__(
         self,
-        host: ProviderHost,
+        hosts: Hosts,
         *,
         project: str = "fleet-provider",
         stack: str = "test",
         organization: str = "organization",
+        refresh_always: bool = False,
     ) -> None:
-        """A new, empty stack whose dynamic resources are served by ``host``."""
-        self.host = host
+        """A new, empty stack; ``refresh_always`` is Pulumi.yaml's ``options: refresh: always``."""
+        self.hosts = hosts
         self.project = project
         self.stack = stack
         self.organization = organization
+        self.refresh_always = refresh_always
+        self.preview_before_up = True
+        """``pulumi up`` previews first; False is ``--skip-preview``."""
+        self.project_dir: Path | None = None
         self.state: dict[str, ResourceState] = {}
         self.pending_deletes: list[ResourceState] = []
         self.exports: PropertyMap = {}
         self.secret_exports: set[str] = set()
         self.config: dict[str, str] = {}
         self.secret_config_keys: set[str] = set()
+        self.stored_config: dict[str, str] = {}
+        """The default provider's inputs in the state: the stack config of the last ``up``."""
+        self.stored_secret_keys: set[str] = set()
+        self.last_preview: OperationResult | None = None
+        """The preview phase of the latest ``up``."""
+        self._command: _Command | None = None
         self._lock = threading.RLock()
         self._op_lock = threading.Lock()
         self._salt = os.urandom(16)
+
+    @property
+    def host(self) -> ProviderHost:
+        """The host of the latest command."""
+        return self.hosts.last
 
     # ----------------------------------------------------------------- config
 
@@ -307,25 +418,6 @@ class Engine:
         self.secret_config_keys = {
             k for k, v in config.items() if isinstance(v, ConfigSecret) or k in keys
         }
-
-    def configure(
-        self,
-        config: Mapping[str, str | ConfigSecret] | None = None,
-        secret_keys: Iterable[str] = (),
-    ) -> None:
-        """Set the stack config (when given) and send Configure with it to the host.
-
-        The engine configures the provider once per plugin load with the whole stack config
-        (pkg/resource/deploy/target.go GetPackageConfig); the Python host then configures each
-        unpickled provider lazily, once, with that config (pulumi/dynamic/__main__.py).
-        """
-        if config is not None:
-            self.set_config(config, secret_keys)
-        self._call_host(lambda: self.host.configure(self.config, self.secret_config_keys), "")
-
-    def _ensure_configured(self) -> None:
-        if self.host.configured_with is None:
-            self.configure()
 
     def load_state(self, resources: Iterable[Mapping[str, Any]]) -> None:
         """Start from a saved state (as :meth:`saved_state` writes it), like ``stack import``."""
@@ -371,9 +463,25 @@ class Engine:
         config: Mapping[str, str | ConfigSecret] | None = None,
         *,
         secret_keys: Iterable[str] = (),
+        skip_preview: bool = False,
+        refresh: bool | None = None,
+        targets: Iterable[str] = (),
+        replace: Iterable[str] = (),
     ) -> OperationResult:
-        """Run ``pulumi up`` (without its preview phase); raises EngineError on failure."""
-        return self._deploy(program, config, secret_keys, dry_run=False)
+        """Run ``pulumi up``: its preview, then the update, each with a host of its own.
+
+        ``refresh`` is ``--refresh`` (by default the project's ``refresh: always``), ``targets``
+        ``--target`` and ``replace`` ``--replace``, each by resource name. Raises EngineError.
+        """
+        with self._op_lock:
+            if config is not None:
+                self.set_config(config, secret_keys)
+            self._use_program(program)
+            refresh = self._refresh_option(refresh)
+            options = _RunOptions(set(targets), set(replace))
+            if self.preview_before_up and not skip_preview:
+                self.last_preview = self._run(program, options, refresh, dry_run=True)
+            return self._run(program, options, refresh, dry_run=False)
 
     def preview(
         self,
@@ -381,37 +489,128 @@ class Engine:
         config: Mapping[str, str | ConfigSecret] | None = None,
         *,
         secret_keys: Iterable[str] = (),
+        refresh: bool | None = None,
+        targets: Iterable[str] = (),
+        replace: Iterable[str] = (),
     ) -> OperationResult:
-        """Run ``pulumi preview``: only Check and Diff reach the provider; state is untouched."""
-        return self._deploy(program, config, secret_keys, dry_run=True)
-
-    def _deploy(
-        self,
-        program: Program,
-        config: Mapping[str, str | ConfigSecret] | None,
-        secret_keys: Iterable[str],
-        *,
-        dry_run: bool,
-    ) -> OperationResult:
+        """Run ``pulumi preview``: only Check, Diff (and Read with ``refresh``) reach the host."""
         with self._op_lock:
             if config is not None:
                 self.set_config(config, secret_keys)
-            self._ensure_configured()
-            deployment = _Deployment(self, dry_run=dry_run)
-            return deployment.run(program)
+            self._use_program(program)
+            options = _RunOptions(set(targets), set(replace))
+            return self._run(program, options, self._refresh_option(refresh), dry_run=True)
 
-    def refresh(self) -> OperationResult:
-        """Run ``pulumi refresh``: Read each resource, then Diff like the engine's refresh step."""
-        with self._op_lock, self._lock:
-            self._ensure_configured()
+    def refresh(self, *, run_program: bool = False) -> OperationResult:
+        """Run ``pulumi refresh``: Read each resource, then Diff like the engine's refresh step.
+
+        The host is configured with the config stored at the last ``up`` (``--run-program``:
+        the current stack config).
+        """
+        with self._op_lock:
+            command = self._stored_command(run_program)
+            try:
+                return self._refresh_all(command, dry_run=False)
+            finally:
+                self._end(command)
+
+    def destroy(self, *, run_program: bool = False) -> OperationResult:
+        """Run ``pulumi destroy``: Delete every resource in reverse order (retainOnDelete skips)."""
+        with self._op_lock:
+            command = self._stored_command(run_program)
+            self._begin(command)
             steps: list[Step] = []
             try:
-                for res in [*self.state.values(), *self.pending_deletes]:
-                    steps.append(self._refresh_one(res))
+                if self.refresh_always and self.state:
+                    # options: refresh: always applies to destroy too (operations/io.go).
+                    self._refresh_all(command, dry_run=False)
+                with self._lock:
+                    doomed = [*self.pending_deletes[::-1], *list(self.state.values())[::-1]]
+                for res in doomed:
+                    steps.append(self.delete(res, "delete"))
             except EngineError as exc:
                 exc.steps = steps
                 raise
-            return self._result("refresh", steps)
+            finally:
+                self._end(command)
+            self.exports, self.secret_exports = {}, set()
+            return self._result("destroy", steps)
+
+    # --------------------------------------------------------------- commands
+
+    def _use_program(self, program: Program) -> None:
+        if isinstance(program, (str, os.PathLike)):
+            project = Project.load(program)
+            self.project_dir = project.root
+            if project.refresh_always:
+                self.refresh_always = True
+        else:
+            self.project_dir = None
+
+    def _refresh_option(self, refresh: bool | None) -> bool:
+        # An explicit --refresh[=bool] wins over the project option (operations/io.go).
+        return self.refresh_always if refresh is None else refresh
+
+    def _stored_command(self, run_program: bool) -> _Command:
+        if run_program or not self.stored_config:
+            return _Command(self, self.config, self.secret_config_keys)
+        return _Command(self, self.stored_config, self.stored_secret_keys)
+
+    def _begin(self, command: _Command) -> None:
+        self._command = command
+
+    def _end(self, command: _Command) -> None:
+        command.close()
+        self._command = None
+
+    def _run(
+        self, program: Program, options: _RunOptions, refresh: bool, *, dry_run: bool
+    ) -> OperationResult:
+        """One engine run of the program (preview or update), with its own host(s)."""
+        saved = self._snapshot() if dry_run else None
+        command = self._stored_command(run_program=False)
+        try:
+            if refresh and self.state:
+                self._refresh_all(command, dry_run=dry_run)
+            if command.config != self.config or command.secret_keys != self.secret_config_keys:
+                # A changed config configures a new plugin process for the program's resources
+                # and closes the one that read (registry.go Update, setProviderAndCloseOld).
+                self._end(command)
+                command = _Command(self, self.config, self.secret_config_keys)
+            self._begin(command)
+            if not dry_run:
+                # The default provider is registered with the program's config first.
+                self.stored_config = dict(self.config)
+                self.stored_secret_keys = set(self.secret_config_keys)
+            return _Deployment(self, dry_run=dry_run, options=options).run(program)
+        finally:
+            self._end(command)
+            if saved is not None:
+                self._restore(saved)
+
+    def _snapshot(self) -> tuple[dict[str, ResourceState], list[ResourceState]]:
+        with self._lock:
+            return dict(self.state), list(self.pending_deletes)
+
+    def _restore(self, saved: tuple[dict[str, ResourceState], list[ResourceState]]) -> None:
+        with self._lock:
+            self.state, self.pending_deletes = dict(saved[0]), list(saved[1])
+
+    def _refresh_all(self, command: _Command, *, dry_run: bool) -> OperationResult:
+        self._begin(command)
+        steps: list[Step] = []
+        try:
+            with self._lock:
+                resources = [*self.state.values(), *self.pending_deletes]
+            for res in resources:
+                # "Component, provider, and pending-replace resources never change with a
+                # refresh" (step.go).
+                if not res.pending_replacement:
+                    steps.append(self._refresh_one(res))
+        except EngineError as exc:
+            exc.steps = steps
+            raise
+        return self._result("refresh", steps)
 
     def _refresh_one(self, old: ResourceState) -> Step:
         # step.go RefreshStep.Apply: Read with the old outputs as properties and the old inputs.
@@ -457,25 +656,15 @@ class Engine:
             {"deleted": False, "outputs_changed": outputs != old.outputs, **diff.as_detail()},
         )
 
-    def destroy(self) -> OperationResult:
-        """Run ``pulumi destroy``: Delete every resource in reverse order (retainOnDelete skips)."""
-        with self._op_lock, self._lock:
-            self._ensure_configured()
-            steps: list[Step] = []
-            try:
-                for res in [*self.pending_deletes[::-1], *list(self.state.values())[::-1]]:
-                    steps.append(self.delete(res, "delete"))
-            except EngineError as exc:
-                exc.steps = steps
-                raise
-            self.exports, self.secret_exports = {}, set()
-            return self._result("destroy", steps)
-
     # ------------------------------------------------------ provider requests
 
     def rpc(self, method: str, request: Any, urn: str) -> Any:
         """Send one RPC; a gRPC error (provider exception: UNKNOWN + traceback) → EngineError."""
-        return self._call_host(lambda: self.host.call(method, request), urn, method)
+        command = self._command
+        if command is None:
+            raise EngineError(f"{urn}: {method} outside of a command", op=method, urn=urn)
+        host = command.host()
+        return self._call_host(lambda: host.call(method, request), urn, method)
 
     def _call_host(self, send: Callable[[], Any], urn: str, method: str = "Configure") -> Any:
         try:
@@ -619,15 +808,21 @@ class Engine:
             options=options,
         )
 
-    def delete(self, res: ResourceState, op: str) -> Step:
-        """Delete(id, properties=outputs, old_inputs) unless retainOnDelete; drop from state."""
+    def delete(self, res: ResourceState, op: str, *, pending_replacement: bool = False) -> Step:
+        """Delete(id, properties=outputs, old_inputs) unless retainOnDelete; drop from state.
+
+        With ``pending_replacement`` (the delete of a delete-before-replace) the resource stays
+        in the state marked pending replacement, set only once the delete succeeded (step.go).
+        """
         if res.options.protect:
             raise EngineError(
                 f"{res.urn}: unable to delete resource as it is currently marked for protection",
                 op="Delete",
                 urn=res.urn,
             )
-        if not res.options.retain_on_delete:
+        # A resource pending replacement was deleted already (step_generator.go emits no step
+        # for it); retainOnDelete, read from the old state, skips the provider (step.go).
+        if not res.options.retain_on_delete and not res.pending_replacement:
             self.rpc(
                 "Delete",
                 provider_pb2.DeleteRequest(
@@ -640,7 +835,10 @@ class Engine:
                 ),
                 res.urn,
             )
-        self._forget(res)
+        if pending_replacement:
+            self._put(res, replace(res, pending_replacement=True))
+        else:
+            self._forget(res)
         return Step(op, res.urn, {"id": res.id, "retained": res.options.retain_on_delete})
 
     @staticmethod
@@ -662,16 +860,21 @@ class Engine:
 
     def _put(self, old: ResourceState | None, new: ResourceState) -> None:
         """Store ``new`` in place of ``old`` (same position), or append it."""
-        if old is not None and old.delete:
-            self.pending_deletes = [new if r is old else r for r in self.pending_deletes]
-        else:
+        with self._lock:
+            if old is not None and old.delete:
+                self.pending_deletes = [new if r is old else r for r in self.pending_deletes]
+                return
+            if old is not None and old.urn != new.urn and self.state.get(old.urn) is old:
+                # An aliased resource keeps its place in the state under its new URN.
+                self.state = {new.urn if u == old.urn else u: r for u, r in self.state.items()}
             self.state[new.urn] = new
 
     def _forget(self, res: ResourceState) -> None:
-        if res.delete:
-            self.pending_deletes = [r for r in self.pending_deletes if r is not res]
-        elif self.state.get(res.urn) is res:
-            del self.state[res.urn]
+        with self._lock:
+            if res.delete:
+                self.pending_deletes = [r for r in self.pending_deletes if r is not res]
+            elif self.state.get(res.urn) is res:
+                del self.state[res.urn]
 
     def resource(self, name: str) -> ResourceState:
         """The live (not pending-delete) resource named ``name``."""
@@ -718,7 +921,7 @@ class Engine:
         exports = self._encrypted(self.exports, self.secret_exports)
         provider_ref = f"{self.provider_urn}::{hashlib.sha256(self._salt).hexdigest()[:8]}"
         # The default provider's inputs are the whole stack config (default_providers.go).
-        config = self._encrypted(dict(self.config), self.secret_config_keys)
+        config = self._encrypted(dict(self.stored_config), self.stored_secret_keys)
         resources: list[dict[str, Any]] = [
             {"urn": self.stack_urn, "custom": False, "type": STACK_TYPE, "outputs": exports},
             {
@@ -751,6 +954,8 @@ class Engine:
                 entry["deleteBeforeReplace"] = res.options.delete_before_replace
             if res.delete:
                 entry["delete"] = True
+            if res.pending_replacement:
+                entry["pendingReplacement"] = True
             resources.append(entry)
         return {"version": 3, "deployment": {"resources": resources}, "exports": exports}
 
@@ -759,14 +964,32 @@ class Engine:
         return json.dumps(self.state_dict(), indent=2, sort_keys=True)
 
 
+@dataclass(frozen=True)
+class _RunOptions:
+    """The command-line choices of one run: ``--target`` and ``--replace``, by resource name."""
+
+    targets: set[str] = field(default_factory=set)
+    replace: set[str] = field(default_factory=set)
+
+    def targeted(self, urn: str) -> bool:
+        """Whether ``--target`` leaves the resource in this run (everything, without targets)."""
+        return not self.targets or urn.rsplit("::", 1)[-1] in self.targets
+
+    def replaces(self, urn: str) -> bool:
+        """Whether ``--replace`` names the resource."""
+        return urn.rsplit("::", 1)[-1] in self.replace
+
+
 class _Deployment:
     """One run of a program (up or preview): the engine side of the resource monitor."""
 
-    def __init__(self, engine: Engine, *, dry_run: bool) -> None:
+    def __init__(self, engine: Engine, *, dry_run: bool, options: _RunOptions) -> None:
         self.engine = engine
         self.dry_run = dry_run
+        self.options = options
         self.steps: list[Step] = []
         self.seen: list[str] = []
+        self.claimed: set[str] = set()
         self.responses: dict[str, tuple[PropertyMap, set[str]]] = {}
         self.replaced: list[ResourceState] = []
         self.failure: EngineError | None = None
@@ -774,6 +997,8 @@ class _Deployment:
         self.secret_exports: set[str] = set()
         self.old_order = list(engine.state)
         self.project = engine.project
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(PARALLEL)
 
     # ------------------------------------------------------------- the run
 
@@ -831,9 +1056,10 @@ class _Deployment:
         """Registered resources in registration order (dependencies first), then the rest."""
         if self.dry_run:
             return
-        state = self.engine.state
-        order = [u for u in self.seen if u in state] + [u for u in state if u not in self.seen]
-        self.engine.state = {u: state[u] for u in order}
+        with self.engine._lock:
+            state = self.engine.state
+            order = [u for u in self.seen if u in state] + [u for u in state if u not in self.seen]
+            self.engine.state = {u: state[u] for u in order}
 
     def _delete_condemned(self) -> None:
         """Delete replaced and no-longer-declared resources, dependents first.
@@ -841,6 +1067,7 @@ class _Deployment:
         step_generator.go GenerateDeletes/ScheduleDeletes: after the program, resources pending
         delete (old halves of replacements) and resources the program no longer registers are
         deleted in reverse dependency order; the old state's order is a topological order.
+        Under ``--target`` only targeted resources are deleted.
         """
         engine = self.engine
         position = {urn: i for i, urn in enumerate(self.old_order)}
@@ -849,7 +1076,7 @@ class _Deployment:
         condemned += [
             (position[u], "delete", engine.state[u])
             for u in self.old_order
-            if u not in self.seen and u in engine.state
+            if u not in self.claimed and u in engine.state and self.options.targeted(u)
         ]
         for _, op, res in sorted(condemned, key=lambda c: c[0], reverse=True):
             if self.dry_run:
@@ -885,7 +1112,7 @@ class _Deployment:
         urn = self.urn(request.parent, request.type, request.name)
         if not request.custom:  # a component: nothing to do but acknowledge it
             return resource_pb2.RegisterResourceResponse(urn=urn, object=request.object)
-        with self.engine._lock:
+        with self._lock:
             if self.failure is not None:
                 raise EngineError(
                     f"{urn}: not registered, the deployment stopped after an earlier error",
@@ -902,15 +1129,54 @@ class _Deployment:
                     )
                 if urn in self.seen:
                     raise EngineError(f"Duplicate resource URN '{urn}'", urn=urn)
-                self.seen.append(urn)
-                resource_id, outputs, secret_keys = self._step(urn, request)
             except EngineError as exc:
                 self.failure = exc
                 raise
+            self.seen.append(urn)
+        try:
+            # Steps of independent resources run side by side, up to --parallel at once.
+            with self._slots:
+                resource_id, outputs, secret_keys = self._step(urn, request)
+        except EngineError as exc:
+            with self._lock:
+                self.failure = self.failure or exc
+            raise
+        with self._lock:
             self.responses[urn] = (outputs, secret_keys)
-            return resource_pb2.RegisterResourceResponse(
-                urn=urn, id=resource_id, object=to_struct(wrap_secrets(outputs, secret_keys))
-            )
+        return resource_pb2.RegisterResourceResponse(
+            urn=urn, id=resource_id, object=to_struct(wrap_secrets(outputs, secret_keys))
+        )
+
+    def _add(self, step: Step) -> None:
+        with self._lock:
+            self.steps.append(step)
+
+    def _old(self, urn: str, request: Any) -> ResourceState | None:
+        """The old state: under the URN first, then under each alias (getOldResource)."""
+        engine = self.engine
+        with engine._lock, self._lock:
+            candidates = [urn, *(self._alias_urn(alias, request) for alias in request.aliases)]
+            for candidate in candidates:
+                old = engine.state.get(candidate)
+                if old is not None and candidate not in self.claimed:
+                    self.claimed.add(candidate)
+                    return old
+            self.claimed.add(urn)
+        return None
+
+    def _alias_urn(self, alias: Any, request: Any) -> str:
+        """The URN an alias names: its URN, or its spec filled in from the resource."""
+        if alias.urn:
+            return str(alias.urn)
+        spec = alias.spec
+        parent = self.stack_urn if spec.noParent else (spec.parentUrn or request.parent)
+        name = spec.name or request.name
+        typ = spec.type or request.type
+        stack = spec.stack or self.engine.stack
+        project = spec.project or self.project
+        if parent and parent != self.stack_urn:
+            typ = parent.split("::")[2] + "$" + typ
+        return f"urn:pulumi:{stack}::{project}::{typ}::{name}"
 
     def _step(self, urn: str, request: Any) -> tuple[str, PropertyMap, set[str]]:
         """Choose and run the step; return the id and outputs the program sees."""
@@ -918,37 +1184,63 @@ class _Deployment:
         options = ResourceOptionsState.from_request(request)
         # Secrets are stripped: the host answered Configure with acceptSecrets=False, so the
         # engine marshals every CRUD request with KeepSecrets=false (provider_plugin.go).
-        news, secret_news = split_secrets(from_struct(request.object))
-        old = engine.state.get(urn)
-        if old is not None:
-            # step_generator.go processIgnoreChanges: ignored inputs keep their old values.
-            for key in options.ignore_changes:
-                if key in old.inputs:
-                    news[key] = old.inputs[key]
-                else:
-                    news.pop(key, None)
-        checked, secret_checked = engine.check(
-            urn, request.type, old.inputs if old else {}, news, secret_news
-        )
-        if old is None:
-            return self._create(urn, request, checked, secret_checked, options, "create")
-        diff = engine.diff(
-            old,
-            checked,
-            old.inputs,
-            ignore_changes=options.ignore_changes,
-        )
+        raw_news, secret_news = split_secrets(from_struct(request.object))
+        old = self._old(urn, request)
+        if autonaming_forces_delete_first(engine.config, request.type):
+            # step_generator.go: "If autonaming settings had no randomness in the name, we must
+            # delete before creating a replacement" - over any resource option.
+            options = replace(options, delete_before_replace=True)
+        if not self.options.targeted(urn):
+            return self._untargeted(urn, old, raw_news, secret_news, options)
+        if old is None or self.options.replaces(urn):
+            # A new resource, or one targeted by --replace: one Check with no olds and the
+            # program's raw inputs (isTargetedReplace ignores the old state).
+            checked, secret_checked = engine.check(urn, request.type, {}, raw_news, secret_news)
+            if old is None:
+                return self._create(urn, request, checked, secret_checked, options, "create")
+            diff = _Diff("some", ["id"], False, [])
+            return self._replace(urn, request, old, (checked, secret_checked), diff, options)
+        # step_generator.go processIgnoreChanges: ignored inputs keep their old values.
+        news = dict(raw_news)
+        for key in options.ignore_changes:
+            if key in old.inputs:
+                news[key] = old.inputs[key]
+            else:
+                news.pop(key, None)
+        checked, secret_checked = engine.check(urn, request.type, old.inputs, news, secret_news)
+        diff = engine.diff(old, checked, old.inputs, ignore_changes=options.ignore_changes)
         if diff.changes == "some":
             # applyReplaceOnChanges: changed keys named by replaceOnChanges ("*" = all) replace.
             roc = set(options.replace_on_changes)
             diff.replaces += [
                 k for k in diff.changed_keys if ("*" in roc or k in roc) and k not in diff.replaces
             ]
-        if diff.changes == "some" and diff.replaces:
-            return self._replace(urn, request, old, news, secret_news, diff, options)
+        if (diff.changes == "some" and diff.replaces) or old.pending_replacement:
+            # "we need to recompute the default values": the replacement is checked again with
+            # no olds and the program's raw inputs, without ignore_changes.
+            renewed = engine.check(urn, request.type, {}, raw_news, secret_news)
+            return self._replace(urn, request, old, renewed, diff, options)
         if diff.changes == "some":
-            return self._update(old, checked, secret_checked, diff, options)
-        return self._same(old, checked, secret_checked, options, diff)
+            return self._update(old, urn, checked, secret_checked, diff, options)
+        return self._same(old, urn, checked, secret_checked, options, diff)
+
+    def _untargeted(
+        self,
+        urn: str,
+        old: ResourceState | None,
+        news: PropertyMap,
+        secret_news: set[str],
+        options: ResourceOptionsState,
+    ) -> tuple[str, PropertyMap, set[str]]:
+        # step_generator.go: "If not targeted, stub out the provider check and use the old
+        # inputs directly"; a new untargeted resource is not created (SkippedCreate).
+        if old is None:
+            self._add(Step("skipped-create", urn))
+            return "", news, secret_news
+        self._add(Step("same", urn, {"targeted": False}))
+        if not self.dry_run:
+            self.engine._put(old, replace(old, urn=urn))
+        return old.id, old.outputs, old.secret_outputs
 
     def _create(
         self,
@@ -959,20 +1251,24 @@ class _Deployment:
         options: ResourceOptionsState,
         op: str,
         detail: Mapping[str, Any] | None = None,
+        *,
+        replacing: ResourceState | None = None,
     ) -> tuple[str, PropertyMap, set[str]]:
         if self.dry_run:
             # provider_plugin.go Create: with supportsPreview=False the preview outputs are the
             # inputs and the id is unknown ("").
-            self.steps.append(Step(op, urn, dict(detail or {})))
+            self._add(Step(op, urn, dict(detail or {})))
             return "", inputs, secret_inputs
         new = self.engine.create(urn, request.type, inputs, secret_inputs, request.parent, options)
-        self.engine._put(None, new)
-        self.steps.append(Step(op, urn, {"id": new.id, **(detail or {})}))
+        # A replacement takes the place of the resource pending replacement.
+        self.engine._put(replacing, new)
+        self._add(Step(op, urn, {"id": new.id, **(detail or {})}))
         return new.id, new.outputs, new.secret_outputs
 
     def _same(
         self,
         old: ResourceState,
+        urn: str,
         inputs: PropertyMap,
         secret_inputs: set[str],
         options: ResourceOptionsState,
@@ -983,10 +1279,11 @@ class _Deployment:
         secret_outputs = old.secret_outputs | (
             set(options.additional_secret_outputs) & old.outputs.keys()
         )
-        self.steps.append(Step("same", old.urn, diff.as_detail()))
+        self._add(Step("same", urn, diff.as_detail()))
         if not self.dry_run:
             new = replace(
                 old,
+                urn=urn,
                 inputs=inputs,
                 secret_inputs=set(secret_inputs),
                 secret_outputs=secret_outputs,
@@ -998,6 +1295,7 @@ class _Deployment:
     def _update(
         self,
         old: ResourceState,
+        urn: str,
         inputs: PropertyMap,
         secret_inputs: set[str],
         diff: _Diff,
@@ -1006,11 +1304,11 @@ class _Deployment:
         detail = {**diff.as_detail(), "changed": diff.changed_keys}
         if self.dry_run:
             # provider_plugin.go Update: not sent in preview; the outputs are the new inputs.
-            self.steps.append(Step("update", old.urn, detail))
+            self._add(Step("update", urn, detail))
             return old.id, inputs, secret_inputs
         new = self.engine.update(old, inputs, secret_inputs, options)
-        self.engine._put(old, new)
-        self.steps.append(Step("update", old.urn, detail))
+        self.engine._put(old, replace(new, urn=urn))
+        self._add(Step("update", urn, detail))
         return new.id, new.outputs, new.secret_outputs
 
     def _replace(
@@ -1018,39 +1316,44 @@ class _Deployment:
         urn: str,
         request: Any,
         old: ResourceState,
-        news: PropertyMap,
-        secret_news: set[str],
+        renewed: tuple[PropertyMap, set[str]],
         diff: _Diff,
         options: ResourceOptionsState,
     ) -> tuple[str, PropertyMap, set[str]]:
         engine = self.engine
-        # step_generator.go: a replacement re-runs Check with no olds, so defaults are recomputed.
-        inputs, secret_inputs = engine.check(urn, request.type, {}, news, secret_news)
+        inputs, secret_inputs = renewed
         # The resource option overrides the provider's deleteBeforeReplace.
         dbr = diff.delete_before_replace
         if options.delete_before_replace is not None:
             dbr = options.delete_before_replace
         detail = {**diff.as_detail(), "delete_before_replace": dbr}
-        if dbr:
-            # Delete the old resource first; if the create then fails, it is gone.
-            if self.dry_run:
-                self.steps.append(Step("delete-replaced", urn, {"id": old.id}))
+        if dbr or old.pending_replacement:
+            if old.pending_replacement:
+                # "If the resource is already pending replacement we don't need to emit any
+                # step": it was deleted by the run that failed to create its replacement.
+                pass
+            elif self.dry_run:
+                self._add(Step("delete-replaced", urn, {"id": old.id}))
             else:
-                self.steps.append(engine.delete(old, "delete-replaced"))
-            self.steps.append(Step("replace", urn, detail))
-            return self._create(urn, request, inputs, secret_inputs, options, "create-replacement")
+                self._add(engine.delete(old, "delete-replaced", pending_replacement=True))
+            self._add(Step("replace", urn, detail))
+            return self._create(
+                urn, request, inputs, secret_inputs, options, "create-replacement", replacing=old
+            )
         # Create-before-delete: create the replacement; the old one is deleted after the
         # program, and stays in state as pending delete until then. A failed create keeps it.
         if self.dry_run:
             result = self._create(
                 urn, request, inputs, secret_inputs, options, "create-replacement"
             )
-            self.steps.append(Step("replace", urn, detail))
-            self.replaced.append(old)
+            self._add(Step("replace", urn, detail))
+            with self._lock:
+                self.replaced.append(old)
             return result
         new = engine.create(urn, request.type, inputs, secret_inputs, request.parent, options)
-        engine.pending_deletes.append(replace(old, delete=True))
-        engine._put(old, new)
-        self.steps.append(Step("create-replacement", urn, {"id": new.id, **detail}))
-        self.steps.append(Step("replace", urn, detail))
+        with engine._lock:
+            engine.pending_deletes.append(replace(old, delete=True))
+            engine._put(old, new)
+        self._add(Step("create-replacement", urn, {"id": new.id, **detail}))
+        self._add(Step("replace", urn, detail))
         return new.id, new.outputs, new.secret_outputs

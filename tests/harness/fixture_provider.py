@@ -6,7 +6,9 @@ test can assert what the host did and in which order. The module is imported aga
 provider host (the provider is pickled by reference), so it must not import test code.
 
 Inputs: ``name`` (required), any other plain value, ``replace_on`` (input names whose change
-needs a replacement), ``delete_before_replace`` (the diff then asks for delete-before-replace).
+needs a replacement), ``delete_before_replace`` (the diff then asks for delete-before-replace),
+``diff_unknown`` (the diff answers "unknown", leaving the comparison to the engine) and ``slow``
+(seconds a create takes; its log entry records when it started and ended).
 Outputs: the inputs plus ``token`` (secret-like, registered as an additional secret output),
 ``seq`` (creation number) and ``label`` (the ``fixture:label`` stack config seen by configure).
 A test forces an error with :meth:`Remote.fail`, which makes the named operation raise.
@@ -19,6 +21,7 @@ import json
 import os
 import secrets
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -151,6 +154,8 @@ class FixtureProvider(dynamic.ResourceProvider):
             replace_on = changed
         with Remote.from_env().edit() as data:
             self._enter(data, "diff", str(olds.get("name")), id=id_, changed=changed)
+        if news.get("diff_unknown"):
+            return dynamic.DiffResult()
         return dynamic.DiffResult(
             changes=bool(changed),
             replaces=[k for k in changed if k in replace_on],
@@ -160,8 +165,12 @@ class FixtureProvider(dynamic.ResourceProvider):
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
         """Create a remote object with a fresh secret-like token."""
         inputs = _user_inputs(props)
+        started = time.monotonic()
+        time.sleep(float(inputs.get("slow") or 0))
         with Remote.from_env().edit() as data:
             self._enter(data, "create", str(inputs.get("name")))
+            if inputs.get("slow"):
+                data["log"][-1].update(started=started, ended=time.monotonic())
             data["seq"] += 1
             id_ = f"obj-{data['seq']}"
             data["log"][-1]["id"] = id_

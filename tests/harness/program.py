@@ -36,6 +36,8 @@ class Project:
     name: str
     root: Path
     main: Path
+    refresh_always: bool = False
+    """``options: refresh: always``: every up, preview and destroy refreshes first."""
 
     @classmethod
     def load(cls, directory: str | os.PathLike[str]) -> Project:
@@ -43,7 +45,14 @@ class Project:
         root = Path(directory).resolve()
         manifest = yaml.safe_load((root / "Pulumi.yaml").read_text()) or {}
         main = root / str(manifest.get("main", "."))
-        return cls(name=str(manifest["name"]), root=root, main=main.resolve())
+        # sdk/go/common/workspace/project.go ProjectOptions.Refresh: only "always" counts.
+        options = manifest.get("options") or {}
+        return cls(
+            name=str(manifest["name"]),
+            root=root,
+            main=main.resolve(),
+            refresh_always=options.get("refresh") == "always",
+        )
 
 
 def unknown_during_preview(value: T) -> pulumi.Output[T]:

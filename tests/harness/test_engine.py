@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,6 +12,7 @@ import pulumi
 import pytest
 from pulumi.runtime import settings
 
+from fleet_provider.harness.host import REPO_ROOT
 from fleet_provider.harness.wire import from_struct
 from tests.harness.engine import (
     UNKNOWN,
@@ -18,6 +20,7 @@ from tests.harness.engine import (
     Engine,
     EngineError,
     EngineMonitor,
+    Hosts,
     ProviderHost,
     ProviderHostError,
     secret,
@@ -39,23 +42,21 @@ def remote(tmp_path_factory: pytest.TempPathFactory) -> Remote:
     return Remote(tmp_path_factory.mktemp("remote") / "remote.json")
 
 
-@pytest.fixture(scope="module")
-def host(remote: Remote) -> Iterator[ProviderHost]:
-    """One provider host per module, as the engine uses one plugin process per deployment."""
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("KIBANA_API_KEY", "must-not-reach-the-host")
-        host = ProviderHost(env={STATE_ENV: str(remote.path)}, exclude_env=["KIBANA_*"])
-    with host:
-        Engine(host).configure(CONFIG)
-        yield host
+@pytest.fixture
+def host(remote: Remote) -> Iterator[Hosts]:
+    """The hosts of one test: every command starts its own, as the CLI does."""
+    with Hosts(env={STATE_ENV: str(remote.path)}, exclude_env=["KIBANA_*"]) as hosts:
+        yield hosts
 
 
 @pytest.fixture
-def engine(host: ProviderHost, remote: Remote) -> Engine:
+def engine(host: Hosts, remote: Remote) -> Engine:
     """A fresh stack and an empty remote."""
     remote.reset()
     engine = Engine(host, stack="dev")
     engine.set_config(CONFIG)
+    # These tests look at the update's own calls; the preview phase has tests of its own.
+    engine.preview_before_up = False
     return engine
 
 
@@ -72,7 +73,7 @@ def things(*specs: tuple[str, dict[str, Any]], **opts: Any) -> Callable[[], dict
     return program
 
 
-def test_create_then_same(engine: Engine, remote: Remote, host: ProviderHost) -> None:
+def test_create_then_same(engine: Engine, remote: Remote, host: Hosts) -> None:
     first = engine.up(things(("a", {"size": 1})))
     assert first.ops() == ["create:a"]
     assert remote.ops() == ["check:a", "create:a"]
@@ -109,9 +110,7 @@ def test_update_in_place(engine: Engine, remote: Remote) -> None:
     assert remote.ops()[-1] == "update:a"
 
 
-def test_replace_creates_before_deleting(
-    engine: Engine, remote: Remote, host: ProviderHost
-) -> None:
+def test_replace_creates_before_deleting(engine: Engine, remote: Remote, host: Hosts) -> None:
     engine.up(things(("a", {"size": 1, "replace_on": ["size"]})))
     old_id = engine.resource("a").id
     result = engine.up(things(("a", {"size": 2, "replace_on": ["size"]})))
@@ -140,7 +139,7 @@ def test_replace_deletes_before_creating(engine: Engine, remote: Remote, how: st
 
 
 def test_preview_sends_unknowns_and_changes_nothing(
-    engine: Engine, remote: Remote, host: ProviderHost
+    engine: Engine, remote: Remote, host: Hosts
 ) -> None:
     def program() -> None:
         FixtureResource("a", {"name": "a", "size": unknown_during_preview(3)})
@@ -244,12 +243,32 @@ def test_failed_replacement_create(engine: Engine, remote: Remote) -> None:
     assert engine.resource("b").id == b_id
     assert not [op for op in remote.ops() if op.startswith("delete")]
 
-    # Delete-before-replace: the old resource is deleted first, so it is gone after the failure.
+    # Delete-before-replace: the old resource is deleted first. After the failed create it stays
+    # in the state, pending replacement (step.go sets the flag once the delete succeeded).
+    failing = things(("a", inputs), ("b", {**inputs, "size": 2}), delete_before_replace=True)
     with pytest.raises(EngineError, match="no capacity"):
-        engine.up(things(("a", inputs), ("b", {**inputs, "size": 2}), delete_before_replace=True))
-    assert [r.name for r in engine.state.values()] == ["a"]
+        engine.up(failing)
+    assert [r.name for r in engine.state.values()] == ["a", "b"]
+    assert engine.resource("b").pending_replacement is True
     assert b_id not in remote.objects()
-    assert remote.ops()[-2:] == ["delete:b", "create:b"]
+    assert [op for op in remote.ops() if op.endswith(":b")][-2:] == ["delete:b", "create:b"]
+    stored = {r["urn"]: r for r in engine.state_dict()["deployment"]["resources"]}
+    assert stored[engine.resource("b").urn]["pendingReplacement"] is True
+
+    # A refresh leaves it alone; the next up creates the replacement, whatever Diff says, and
+    # sends no second Delete.
+    assert engine.refresh().ops() == ["refresh:a"]
+    remote.clear_failures()
+    again = engine.up(failing)
+    assert again.ops("b") == ["replace", "create-replacement"]
+    assert [op for op in remote.ops() if op.endswith(":b")][-4:] == [
+        "check:b",
+        "diff:b",
+        "check:b",
+        "create:b",
+    ]
+    assert engine.resource("b").pending_replacement is False
+    assert engine.resource("b").id in remote.objects()
 
 
 def test_check_failure(engine: Engine) -> None:
@@ -287,8 +306,15 @@ def test_secrets_are_encrypted_in_state(engine: Engine) -> None:
     assert "1b47061264138c4ac30d75fd1eb44270" not in str(engine.host.calls_of("Create")[-1])
 
 
-def test_project_directory_program(engine: Engine, tmp_path: Path) -> None:
-    (tmp_path / "Pulumi.yaml").write_text("name: harness-project\nruntime: python\n")
+def test_project_directory_program(remote: Remote, tmp_path: Path) -> None:
+    # The host is launched by the project's rules: its virtualenv is this interpreter's, and
+    # PYTHONPATH names the checkout, where the fixture provider's module lives.
+    (tmp_path / "Pulumi.yaml").write_text(
+        f"name: harness-project\nruntime: {{name: python, options: {{virtualenv: {sys.prefix}}}}}\n"
+    )
+    hosts = Hosts(env={STATE_ENV: str(remote.path), "PYTHONPATH": str(REPO_ROOT)})
+    engine = Engine(hosts, stack="dev")
+    engine.set_config(CONFIG)
     (tmp_path / "helper.py").write_text("PREFIX = 'cfg-'\n")
     (tmp_path / "__main__.py").write_text(
         textwrap.dedent(
@@ -325,6 +351,9 @@ def test_project_directory_program(engine: Engine, tmp_path: Path) -> None:
         "urn:pulumi:dev::harness-project::pulumi-python:dynamic/fixture:Thing::thing"
     )
     assert "pw-123" not in engine.state_json()
+    launched = hosts.last.launch
+    assert launched is not None and launched.cwd == tmp_path.resolve()
+    hosts.close()
 
 
 def test_pulumi_settings_are_restored(engine: Engine) -> None:
@@ -335,20 +364,26 @@ def test_pulumi_settings_are_restored(engine: Engine) -> None:
     assert not pulumi.runtime.is_dry_run()
 
 
-def test_host_environment(host: ProviderHost, remote: Remote) -> None:
-    assert host.alive
+def test_host_environment(
+    host: Hosts, engine: Engine, remote: Remote, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KIBANA_API_KEY", "must-not-reach-the-host")
+    live = host.start()
+    assert live.alive
     environ = dict(
         item.split("=", 1)
-        for item in Path(f"/proc/{host.pid}/environ").read_text().split("\0")
+        for item in Path(f"/proc/{live.pid}/environ").read_text().split("\0")
         if "=" in item
     )
     assert environ["PULUMI_PROJECT"] == "fleet-provider"
     assert environ[STATE_ENV] == str(remote.path)
     assert "KIBANA_API_KEY" not in environ
-    configure = host.calls_of("Configure")[0].request
+    assert live.stdout.splitlines()[0] == str(live.port)
+    live.close()
+    engine.up(things(("a", {})))
+    configure = engine.host.calls_of("Configure")[0].request
     assert configure.acceptSecrets
     assert from_struct(configure.args)["fixture:password"]["value"] == "cfg-pa55word"
-    assert host.stdout.splitlines()[0] == str(host.port)
 
 
 def test_host_that_does_not_start() -> None:
