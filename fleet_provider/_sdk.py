@@ -21,6 +21,23 @@ from pulumi import dynamic
 PICKLE_PROTOCOL = 4
 
 
+def read_result(
+    id_: str | None, outs: dict[str, Any], inputs: dict[str, Any] | None
+) -> dynamic.ReadResult:
+    """A ``ReadResult`` carrying the refreshed ``inputs``, on every supported ``pulumi``.
+
+    ``ReadResult.__init__`` takes ``inputs`` only from pulumi 3.216.0
+    (``sdk/python/lib/pulumi/dynamic/dynamic.py``); before that a third argument raises
+    ``TypeError``, which would fail every refresh of an existing key. The attribute is set after
+    construction instead: the dynamic host before 3.216.0 reads only ``id`` and ``outs`` and
+    ignores it, and from 3.216.0 it sends ``inputs`` to the engine when it is not None
+    (``dynamic/__main__.py``, ``Read``), so that later diffs compare against the read state.
+    """
+    result = dynamic.ReadResult(id_, outs)
+    result.inputs = inputs
+    return result
+
+
 def is_unknown(value: Any) -> bool:
     """True for a value not yet known during preview (``pulumi.output.Unknown``).
 

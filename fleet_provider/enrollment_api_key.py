@@ -23,6 +23,7 @@ from fleet_provider.inputs import check_inputs
 
 RESOURCE_MODULE = "fleet"
 RESOURCE_NAME = "EnrollmentApiKey"
+AUTONAMING_CONFIG = "pulumi:autonaming"
 
 
 class EnrollmentApiKeyProvider(dynamic.ResourceProvider):
@@ -45,10 +46,12 @@ class EnrollmentApiKeyProvider(dynamic.ResourceProvider):
     def configure(self, req: dynamic.ConfigureRequest) -> None:
         """Keep the stack's ``fleet:*`` config (values arrive as strings) for later calls."""
         config: dict[str, str] = {}
-        for source in ALL_SETTINGS:
-            value = req.config.get(source.config_key)
+        # The engine sends a dynamic provider the whole stack config (target.go
+        # GetPackageConfig): the fleet:* settings and the project-wide pulumi:autonaming.
+        for key in (*(source.config_key for source in ALL_SETTINGS), AUTONAMING_CONFIG):
+            value = req.config.get(key)
             if value is not None:
-                config[source.config_key] = str(value)
+                config[key] = str(value)
         self._stack_config = config
 
     def settings(self) -> FleetSettings:
@@ -62,7 +65,8 @@ class EnrollmentApiKeyProvider(dynamic.ResourceProvider):
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
         """Validate and normalise inputs, choosing an auto-name once; no HTTP call."""
         default_space = self._stack_config.get("fleet:spaceId") or DEFAULT_SPACE_ID
-        inputs, failures = check_inputs(_olds or {}, news, default_space)
+        autonaming = self._stack_config.get(AUTONAMING_CONFIG)
+        inputs, failures = check_inputs(_olds or {}, news, default_space, autonaming)
         return dynamic.CheckResult(inputs, failures)
 
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
@@ -76,7 +80,7 @@ class EnrollmentApiKeyProvider(dynamic.ResourceProvider):
         if item is None:
             return dynamic.ReadResult(None, {})
         outs = model.outputs(props, item)
-        return dynamic.ReadResult(id_, outs, model.inputs_of(outs))
+        return _sdk.read_result(id_, outs, model.inputs_of(outs))
 
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
         """A changed key input, a revoked key or a due rotation replaces; the rest updates."""

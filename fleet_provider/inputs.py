@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import secrets
 import sys
 from collections.abc import Mapping
@@ -13,13 +15,16 @@ from fleet_provider._sdk import is_unknown
 from fleet_provider.config import SPACE_ID_PATTERN
 from fleet_provider.durations import parse_duration, validate_expiration
 from fleet_provider.exceptions import InputError
-from fleet_provider.model import INPUT_KEYS
+from fleet_provider.model import INPUT_KEYS, RESOURCE_TYPE
 
 AUTO_NAME_SUFFIX_BYTES = 4
 
 
 def check_inputs(
-    olds: Mapping[str, Any], news: Mapping[str, Any], default_space_id: str
+    olds: Mapping[str, Any],
+    news: Mapping[str, Any],
+    default_space_id: str,
+    autonaming: str | None = None,
 ) -> tuple[dict[str, Any], list[dynamic.CheckFailure]]:
     """Validate and normalise inputs, choosing an auto-name once; no HTTP call."""
     failures: list[dynamic.CheckFailure] = []
@@ -67,7 +72,13 @@ def check_inputs(
     resource_name = news.get("resource_name")
     if isinstance(resource_name, str):
         inputs["resource_name"] = resource_name
-    if "name" in inputs or "adopt_key_id" in inputs:
+    if keeps_adoption(olds, news):
+        # adopt_key_id is a one-time instruction: once the key is adopted, leaving the input
+        # out keeps that key rather than naming a new one.
+        inputs["adopt_key_id"] = olds["adopt_key_id"]
+    if "name" in inputs and not is_own_auto_name(olds, inputs["name"]):
+        inputs["auto_named"] = False
+    elif "adopt_key_id" in inputs:
         # An adopted key keeps the name it has in Kibana.
         inputs["auto_named"] = False
     else:
@@ -75,6 +86,10 @@ def check_inputs(
         inputs["auto_named"] = True
     if inputs.get("rotate_after") and inputs["auto_named"] is False and not failures:
         warn_fixed_name_rotation(resource_name)
+    if inputs["auto_named"] and not failures:
+        setting = delete_first_autonaming(autonaming)
+        if setting is not None:
+            warn_forced_delete_first(resource_name, setting)
     return inputs, failures
 
 
@@ -128,17 +143,80 @@ def warn_fixed_name_rotation(resource_name: Any) -> None:
     )
 
 
+# The pattern functions that add randomness (pulumi/pulumi pkg/resource/autonaming/pattern.go).
+_RANDOM_IN_PATTERN = re.compile(r"\$\{(?:(?:hex|alphanum|string|num)\(\d+\)|uuid)\}")
+
+
+def delete_first_autonaming(autonaming: str | None) -> str | None:
+    """The ``pulumi:autonaming`` setting that makes the engine replace this resource delete-first.
+
+    The stack config ``pulumi:autonaming`` (Pulumi 3.146+) reaches a dynamic provider's
+    ``configure`` as JSON. ``verbatim``, ``disabled`` or a pattern without a random part make
+    the engine delete each resource before creating its replacement, dynamic resources
+    included, whatever the provider's diff says (step_generator.go, autonaming/strategy.go).
+    The most specific entry decides: this resource type, then the ``pulumi-python`` package.
+    """
+    if not autonaming:
+        return None
+    try:
+        setting = json.loads(autonaming)
+    except ValueError:
+        return None
+    if not isinstance(setting, dict):
+        return None
+    package = (setting.get("providers") or {}).get("pulumi-python") or {}
+    chosen = next(
+        entry
+        for entry in ((package.get("resources") or {}).get(RESOURCE_TYPE) or {}, package, setting)
+        if entry.get("mode") or entry.get("pattern") or entry is setting
+    )
+    if "pattern" in chosen:
+        pattern = str(chosen["pattern"])
+        return None if _RANDOM_IN_PATTERN.search(pattern) else f"pattern {pattern!r}"
+    mode = chosen.get("mode")
+    return f"mode {mode!r}" if mode in ("verbatim", "disabled") else None
+
+
+def warn_forced_delete_first(resource_name: Any, setting: str) -> None:
+    """Tell the user, at preview, that the stack's autonaming setting costs overlap."""
+    print(
+        f"warning: EnrollmentApiKey {resource_name!r}: the stack config pulumi:autonaming "
+        f"({setting}) makes Pulumi revoke each key before creating its replacement, so every "
+        "rotation or replacement leaves a gap with no valid token; give the pulumi-python "
+        "package mode default (pulumi:autonaming providers: pulumi-python: mode: default)",
+        file=sys.stderr,
+    )
+
+
 def auto_name(olds: Mapping[str, Any], resource_name: Any) -> str:
-    """The auto-name: kept from the last check, else the resource name and a random suffix."""
+    """The auto-name: kept from the old inputs, else the resource name and a random suffix.
+
+    It is kept also when the resource was renamed with an alias: the engine finds the old
+    state under the alias and hands its inputs to check (step_generator.go getOldResource).
+    """
     previous = olds.get("name")
-    if (
-        olds.get("auto_named")
-        and isinstance(previous, str)
-        and olds.get("resource_name") == resource_name
-    ):
+    if olds.get("auto_named") and isinstance(previous, str):
         return previous
     base = resource_name if isinstance(resource_name, str) and resource_name else "key"
     return f"{base}-{secrets.token_hex(AUTO_NAME_SUFFIX_BYTES)}"
+
+
+def is_own_auto_name(olds: Mapping[str, Any], name: Any) -> bool:
+    """True when ``name`` is the auto-name the old inputs hold, not one the user chose.
+
+    ``ignore_changes=["name"]`` makes the engine copy the old ``name`` into the new inputs
+    before check (step_generator.go processIgnoreChanges); it stays an auto-name.
+    """
+    return bool(olds.get("auto_named")) and olds.get("name") == name
+
+
+def keeps_adoption(olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:
+    """True when the program dropped ``adopt_key_id`` (and gives no name) after adopting."""
+    return (
+        olds.get("adopt_key_id") is not None
+        and news.get("adopt_key_id") is None
+        and news.get("name") is None
+    )
 
 
 def _check_policy_id(value: Any) -> str:

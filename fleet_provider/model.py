@@ -16,6 +16,9 @@ from fleet_provider._sdk import is_unknown
 from fleet_provider.config import DEFAULT_SPACE_ID
 from fleet_provider.durations import expiration_for_kibana, parse_duration, parse_timestamp
 
+RESOURCE_TYPE = "pulumi-python:dynamic/fleet:EnrollmentApiKey"
+"""The type token the engine knows the resource by (module ``fleet``, name ``EnrollmentApiKey``)."""
+
 # Inputs whose change replaces the key: Kibana cannot change a key in place.
 USER_INPUTS = ("policy_id", "name", "expiration", "space_id")
 # Inputs that only steer the provider; a change to them updates the state, no Kibana call.

@@ -66,8 +66,15 @@ def test_gitops_stack_files(environment: str, make_stack: Callable[..., Stack]) 
 
     again = stack.engine.up(EXAMPLES / "gitops", {**stack.config(), **config})
     assert again.changes == {"same": expected}
+
+    # The project sets `refresh: always`: a key revoked in the UI is replaced by the next up.
+    logical, revoked = next(iter(result.exports["key_ids"].items()))
+    stack.kibana.revoke(revoked)
+    healed = stack.engine.up(EXAMPLES / "gitops", {**stack.config(), **config})
+    assert healed.changes == {"same": expected - 1, "replace": 1}
+    assert stack.kibana.get_key(healed.exports["key_ids"][logical])["active"] is True
     stack.engine.destroy()
-    assert all(not stack.kibana.get_key(i)["active"] for i in result.exports["key_ids"].values())
+    assert all(not stack.kibana.get_key(i)["active"] for i in healed.exports["key_ids"].values())
 
 
 def test_rotation_replaces_the_key_once_due_with_no_gap(make_stack: Callable[..., Stack]) -> None:
