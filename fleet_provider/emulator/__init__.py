@@ -5,14 +5,16 @@ What it emulates, per Kibana version (8.x, 9.0-9.4, 9.5+): the enrollment-key ro
 Kibana's order of checks (authentication, ``kbn-xsrf``, privileges,
 ``elastic-api-version``, request validation) and its exact error bodies; the stored
 key document (decorated name, base64 ``api_key``, ``created_at``, ``hidden``,
-``expire_at``); the per-policy duplicate-name rule; space isolation; the agent-policy,
-space and status routes a client needs around them; and test controls under
-``/_emulator`` (fault injection, request counters, reset).
+``expire_at``); the per-policy duplicate-name rule; space isolation, and moving a policy
+with its keys to other spaces (9.1+); the agent-policy, space and status routes a client
+needs around them; ``server.basePath`` with ``rewriteBasePath``; core's generic 404 and
+the UI pages a browser URL leads to; and test controls under ``/_emulator`` (fault
+injection, request counters, reset).
 
 What it does not reproduce: Elasticsearch itself (API keys are random strings, never
 really created or invalidated; ES-level failures are not produced except the result
 window), Fleet Server and Elastic Agents (no enrollment, no agent counts), the rest
-of Kibana and of the agent-policy API (integrations, outputs, updates, bulk routes
+of Kibana and of the agent-policy API (integrations, outputs, copies, bulk routes
 including ``_bulk_delete``), strict-KQL subtleties beyond the key fields, the space
 awareness migration state (spaces behave as on a new cluster of that version), and
 Kibana's real roles (three fixed roles stand in for role definitions).

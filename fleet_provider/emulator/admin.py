@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -40,7 +41,10 @@ RESULT_WINDOW = 10000
 """Elasticsearch's ``index.max_result_window``: the most keys one page can list."""
 
 CONTROL = "/_emulator"
-"""The prefix of the emulator's test-control API, which needs no credentials."""
+"""The prefix of the emulator's test-control API, which needs no credentials.
+
+It is at the root of the host even when Kibana is served under a base path.
+"""
 
 
 class KibanaAdmin:
@@ -48,8 +52,9 @@ class KibanaAdmin:
 
     ``space_id`` (None for the default space) sends a request under ``/s/<space_id>``. The
     helpers raise ``requests.HTTPError``, with Kibana's answer in the message, when Kibana
-    refuses; :meth:`request`, :meth:`get`, :meth:`post` and :meth:`delete` return every
-    response as it is.
+    refuses; :meth:`request`, :meth:`get`, :meth:`post`, :meth:`put` and :meth:`delete`
+    return every response as it is. ``url`` may carry Kibana's base path
+    (``http://host:5601/kibana``); the emulator's controls are then still found at the root.
     """
 
     policy_prefix = "policy"
@@ -65,6 +70,9 @@ class KibanaAdmin:
     ) -> None:
         """Speak to the Kibana at ``url`` with an API key, or else ``auth`` (the emulator's)."""
         self.url = url.rstrip("/")
+        parts = urlsplit(self.url)
+        self.control_url = f"{parts.scheme}://{parts.netloc}{CONTROL}"
+        """Where the emulator's ``/_emulator`` controls are: the root of ``url``'s host."""
         self.timeout = timeout
         self.http = requests.Session()
         if api_key:
@@ -93,10 +101,20 @@ class KibanaAdmin:
         options["headers"] = {**XSRF, **options.get("headers", {})}
         return self.request("POST", path, **options)
 
+    def put(self, path: str, **options: Any) -> requests.Response:
+        """PUT to ``path`` with ``kbn-xsrf``."""
+        options["headers"] = {**XSRF, **options.get("headers", {})}
+        return self.request("PUT", path, **options)
+
     def delete(self, path: str, **options: Any) -> requests.Response:
         """DELETE ``path`` with ``kbn-xsrf``."""
         options["headers"] = {**XSRF, **options.get("headers", {})}
         return self.request("DELETE", path, **options)
+
+    def _control(self, method: str, path: str, **options: Any) -> Any:
+        """Call the emulator's control ``path`` (below ``/_emulator``); its JSON answer."""
+        options.setdefault("timeout", self.timeout)
+        return self._ok(self.http.request(method, self.control_url + path, **options))
 
     @staticmethod
     def _ok(response: requests.Response) -> Any:
@@ -124,15 +142,52 @@ class KibanaAdmin:
         managed: bool = False,
         *,
         name: str | None = None,
+        space_ids: list[str] | None = None,
     ) -> str:
-        """Create an agent policy (with its Default key) and return its id, made up if None."""
+        """Create an agent policy (with its Default key) and return its id, made up if None.
+
+        ``space_ids`` (Kibana 8.16+) assigns its spaces; from 9.1 policy and keys move there.
+        """
         policy_id = policy_id or f"{self.policy_prefix}-{uuid.uuid4().hex[:12]}"
         body: dict[str, Any] = {"id": policy_id, "name": name or policy_id, "namespace": "default"}
         if managed:
             body["is_managed"] = True
+        if space_ids is not None:
+            body["space_ids"] = space_ids
         self._ok(self.post(POLICIES, json=body, space_id=space_id))
-        self.created_policies.append((policy_id, space_id))
+        self.created_policies.append((policy_id, space_ids[0] if space_ids else space_id))
         return policy_id
+
+    def get_policy(self, policy_id: str, space_id: str | None = None) -> dict[str, Any] | None:
+        """An agent policy as Kibana reports it from ``space_id``, or None when not there."""
+        return self._item_or_none(f"{POLICIES}/{policy_id}", space_id)
+
+    def _item_or_none(self, path: str, space_id: str | None) -> dict[str, Any] | None:
+        """The ``item`` that GET ``path`` answers, or None for a 404."""
+        response = self.get(path, space_id=space_id)
+        if response.status_code == 404:
+            return None
+        item: dict[str, Any] = self._ok(response)["item"]
+        return item
+
+    def move_policy(
+        self, policy_id: str, space_ids: list[str], space_id: str | None = None
+    ) -> dict[str, Any]:
+        """Give a policy (now in ``space_id``) these spaces; return the updated policy.
+
+        Kibana 9.1+ moves its enrollment keys along; before 9.1 nothing moves. The PUT
+        carries the policy's own ``name`` and ``namespace``, which Kibana requires.
+        """
+        current = self._ok(self.get(f"{POLICIES}/{policy_id}", space_id=space_id))["item"]
+        body = {"name": current["name"], "namespace": current["namespace"], "space_ids": space_ids}
+        item: dict[str, Any] = self._ok(
+            self.put(f"{POLICIES}/{policy_id}", json=body, space_id=space_id)
+        )["item"]
+        self.created_policies = [
+            (known, space_ids[0] if known == policy_id else where)
+            for known, where in self.created_policies
+        ]
+        return item
 
     def delete_policy(
         self, policy_id: str, space_id: str | None = None, *, force: bool = False
@@ -169,11 +224,7 @@ class KibanaAdmin:
 
     def get_key(self, key_id: str, space_id: str | None = None) -> dict[str, Any] | None:
         """A key as Kibana reports it, or None when it is gone."""
-        response = self.get(f"{KEYS}/{key_id}", space_id=space_id)
-        if response.status_code == 404:
-            return None
-        item: dict[str, Any] = self._ok(response)["item"]
-        return item
+        return self._item_or_none(f"{KEYS}/{key_id}", space_id)
 
     def keys(self, policy_id: str, space_id: str | None = None) -> list[dict[str, Any]]:
         """Every key on a policy, revoked ones included, newest first."""
@@ -190,28 +241,31 @@ class KibanaAdmin:
     # -- the emulator's test controls -----------------------------------------------------
 
     def reset(self) -> None:
-        """Forget every key, policy, space, fault and counter; the start-up policies return."""
-        self._ok(self.post(f"{CONTROL}/reset"))
+        """Forget every key, policy, space, fault and counter; the start-up policies return.
+
+        Requests a ``commit_late`` fault still holds are dropped unprocessed.
+        """
+        self._control("POST", "/reset")
         self.created_policies.clear()
 
     def request_count(self) -> dict[str, Any]:
         """``{"total": N, "by_route": {"METHOD /path": N}}`` of Kibana API requests so far."""
-        counts: dict[str, Any] = self._ok(self.get(f"{CONTROL}/requests"))
+        counts: dict[str, Any] = self._control("GET", "/requests")
         return counts
 
     def clear_request_count(self) -> None:
         """Set every request counter back to zero."""
-        self._ok(self.delete(f"{CONTROL}/requests"))
+        self._control("DELETE", "/requests")
 
     def faults(self) -> dict[str, Any]:
         """The fault plan in force, as the emulator describes it."""
-        plan: dict[str, Any] = self._ok(self.get(f"{CONTROL}/faults"))
+        plan: dict[str, Any] = self._control("GET", "/faults")
         return plan
 
     def set_faults(self, plan: dict[str, Any]) -> None:
         """Replace the fault plan (``{"seed": N, "rules": [...]}``)."""
-        self._ok(self.post(f"{CONTROL}/faults", json=plan))
+        self._control("POST", "/faults", json=plan)
 
     def clear_faults(self) -> None:
         """Remove every fault."""
-        self._ok(self.delete(f"{CONTROL}/faults"))
+        self._control("DELETE", "/faults")

@@ -14,6 +14,7 @@ from typing import Any
 from . import auth
 from .faults import load_fault_plan
 from .server import DEFAULT_VERSION, EmulatorServer
+from .urls import check_base_path
 from .versions import KibanaVersion
 
 
@@ -72,6 +73,10 @@ def _faults(text: str) -> dict[str, Any]:
     return load_fault_plan(text)
 
 
+def _base_path(text: str) -> str:
+    return check_base_path(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``fleet-emulator`` command-line parser."""
     parser = argparse.ArgumentParser(
@@ -88,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
     add("--bearer-token", type=_arg(_bearer), action="append", metavar="TOKEN:ROLE")
     add("--policy", type=_arg(_policy), action="append", metavar="ID", help="agent policy at start")
     add("--faults", type=_arg(_faults), metavar="FILE", help="fault plan (JSON) to load at start")
+    add(
+        "--base-path",
+        type=_arg(_base_path),
+        metavar="PATH",
+        help="serve Kibana under PATH (server.basePath with rewriteBasePath: true)",
+    )
     add("--quiet", action="store_true", help="no per-request log lines")
     return parser
 
@@ -97,7 +108,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the emulator until SIGINT/SIGTERM; print the base URL first."""
+    """Run the emulator until SIGINT/SIGTERM; print Kibana's URL (with any base path) first."""
     args = build_parser().parse_args(argv)
     server = EmulatorServer(
         host=args.host,
@@ -109,6 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         bearer_tokens=args.bearer_token or (),
         policies=args.policy or (),
         faults=args.faults,
+        base_path=args.base_path or "",
         log_stream=None if args.quiet else sys.stdout,
     )
     try:

@@ -39,3 +39,11 @@ class EnrollmentKeyNotFoundError(FleetModelError):
 
 class SpaceExistsError(FleetModelError):
     """A space with this id already exists."""
+
+
+class SavedObjectNotFoundError(FleetModelError):
+    """The saved-objects client found no such object: a Boom 404 in every version."""
+
+
+class AgentPolicySpaceError(FleetModelError):
+    """The policy cannot be given these spaces (one the caller may not use)."""

@@ -1,10 +1,15 @@
-"""Fault injection: seeded rules that make chosen requests fail the way networks do.
+"""Fault plans: seeded rules that choose which requests fail the way networks and proxies do.
 
 A plan is ``{"seed": 7, "rules": [{"method": "POST", "path": "^/api/...$",
 "action": "drop_after_commit", "probability": 0.2, "times": 3}]}``. Rules are tried
 in order for every Kibana API request; the first that matches and fires wins. The
-same seed and the same request sequence give the same decisions. ``apply_fault``
-turns the rule that fired into the bad answer (or no answer) the client sees.
+same seed and the same request sequence give the same decisions. What the client
+then sees is ``fault_answers``' job.
+
+An action's name says whether the request is processed: ``status``, ``html``,
+``garbage`` and ``reset`` fail it before the backend sees it; ``drop_after_commit``,
+``truncate`` and ``commit_then_status`` store its effect and then spoil the answer;
+``commit_late`` stores it only after holding the request for ``delay_ms``.
 """
 
 from __future__ import annotations
@@ -14,14 +19,21 @@ import os
 import random
 import re
 import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any
 
-from .messages import ApiRequest, ApiResponse, error_response, reason
-
-ACTIONS = ("status", "html", "garbage", "delay", "reset", "drop_after_commit")
+ACTIONS = (
+    "status",
+    "html",
+    "garbage",
+    "delay",
+    "reset",
+    "drop_after_commit",
+    "truncate",
+    "commit_late",
+    "commit_then_status",
+)
 _RULE_KEYS = {
     "method",
     "path",
@@ -32,13 +44,17 @@ _RULE_KEYS = {
     "retry_after",
     "delay_ms",
     "message",
+    "fraction",
+    "bytes",
+    "then",
+    "body",
 }
-_HTML_PAGE = (
-    "<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
-    "<center><h1>{status} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n"
-    "</body>\r\n</html>\r\n"
-)
-_GARBAGE = b'{"item":{"id":"'
+# What each action does when the plan leaves a parameter out.
+DEFAULT_FRACTION = 0.5
+DEFAULT_LATE_MS = 3000.0
+_STATUS_ACTIONS = {"status": None, "html": 502, "commit_then_status": 500}
+_THEN = ("answer", "drop")
+_BODIES = ("json", "html")
 
 
 class FaultPlanError(ValueError):
@@ -58,6 +74,10 @@ class FaultRule:
     retry_after: float | None = None
     delay_ms: float = 0.0
     message: str | None = None
+    fraction: float | None = None
+    keep_bytes: int | None = None
+    then: str | None = None
+    body: str | None = None
     fired: int = 0
 
     def describe(self) -> dict[str, Any]:
@@ -70,10 +90,12 @@ class FaultRule:
             "times": self.times,
             "fired": self.fired,
         }
-        for name in ("status", "retry_after", "message"):
+        for name in ("status", "retry_after", "message", "fraction", "then", "body"):
             if getattr(self, name) is not None:
                 data[name] = getattr(self, name)
-        if self.action == "delay":
+        if self.keep_bytes is not None:
+            data["bytes"] = self.keep_bytes
+        if self.action in ("delay", "commit_late"):
             data["delay_ms"] = self.delay_ms
         return data
 
@@ -85,6 +107,61 @@ def _number(rule: Mapping[str, Any], key: str, where: str) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise FaultPlanError(f"{where}.{key}: expected a number")
     return float(value)
+
+
+def _only_for(rule: Mapping[str, Any], key: str, actions: tuple[str, ...], where: str) -> None:
+    if key in rule and rule["action"] not in actions:
+        raise FaultPlanError(f"{where}.{key}: only for the {' and '.join(actions)} action")
+
+
+def _choice(rule: Mapping[str, Any], key: str, choices: tuple[str, ...], where: str) -> str:
+    value = rule.get(key, choices[0])
+    if value not in choices:
+        raise FaultPlanError(f"{where}.{key}: expected {' or '.join(choices)}")
+    return str(value)
+
+
+def _status(rule: Mapping[str, Any], where: str) -> int | None:
+    action = rule["action"]
+    if action not in _STATUS_ACTIONS:
+        if "status" in rule:
+            raise FaultPlanError(
+                f"{where}.status: only for the status, html and commit_then_status actions"
+            )
+        return None
+    status = rule.get("status", _STATUS_ACTIONS[action])
+    if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+        raise FaultPlanError(f"{where}.status: expected an HTTP status between 100 and 599")
+    return status
+
+
+def _delay_ms(rule: Mapping[str, Any], where: str) -> float:
+    delay_ms = _number(rule, "delay_ms", where)
+    if rule["action"] == "commit_late" and delay_ms is None:
+        delay_ms = DEFAULT_LATE_MS
+    if rule["action"] in ("delay", "commit_late") and (delay_ms is None or delay_ms < 0):
+        raise FaultPlanError(f"{where}.delay_ms: expected a number of milliseconds >= 0")
+    return delay_ms or 0.0
+
+
+def _cut(rule: Mapping[str, Any], where: str) -> tuple[float | None, int | None]:
+    """``truncate``: the share (``fraction``) or count (``bytes``) of body bytes sent."""
+    _only_for(rule, "fraction", ("truncate",), where)
+    _only_for(rule, "bytes", ("truncate",), where)
+    if rule["action"] != "truncate":
+        return None, None
+    if "fraction" in rule and "bytes" in rule:
+        raise FaultPlanError(f"{where}.bytes: give fraction or bytes, not both")
+    keep = rule.get("bytes")
+    if keep is not None:
+        if isinstance(keep, bool) or not isinstance(keep, int) or keep < 0:
+            raise FaultPlanError(f"{where}.bytes: expected an integer >= 0")
+        return None, keep
+    fraction = _number(rule, "fraction", where)
+    fraction = DEFAULT_FRACTION if fraction is None else fraction
+    if not 0.0 <= fraction < 1.0:
+        raise FaultPlanError(f"{where}.fraction: expected a number >= 0 and < 1")
+    return fraction, None
 
 
 def parse_rule(rule: Any, where: str) -> FaultRule:
@@ -115,23 +192,17 @@ def parse_rule(rule: Any, where: str) -> FaultRule:
     times = rule.get("times")
     if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 1):
         raise FaultPlanError(f"{where}.times: expected a positive integer")
-    status = rule.get("status")
-    if action in ("status", "html"):
-        if status is None and action == "html":
-            status = 502
-        if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
-            raise FaultPlanError(f"{where}.status: expected an HTTP status between 100 and 599")
-    elif status is not None:
-        raise FaultPlanError(f"{where}.status: only for the status and html actions")
+    status = _status(rule, where)
     retry_after = _number(rule, "retry_after", where)
     if retry_after is not None and retry_after < 0:
         raise FaultPlanError(f"{where}.retry_after: expected a number of seconds >= 0")
-    delay_ms = _number(rule, "delay_ms", where)
-    if action == "delay" and (delay_ms is None or delay_ms < 0):
-        raise FaultPlanError(f"{where}.delay_ms: expected a number of milliseconds >= 0")
+    delay_ms = _delay_ms(rule, where)
     message = rule.get("message")
     if message is not None and not isinstance(message, str):
         raise FaultPlanError(f"{where}.message: expected a string")
+    fraction, keep_bytes = _cut(rule, where)
+    _only_for(rule, "then", ("commit_late",), where)
+    _only_for(rule, "body", ("commit_then_status",), where)
     return FaultRule(
         method=method.upper(),
         path=compiled,
@@ -140,8 +211,12 @@ def parse_rule(rule: Any, where: str) -> FaultRule:
         times=times,
         status=status,
         retry_after=retry_after,
-        delay_ms=delay_ms or 0.0,
+        delay_ms=delay_ms,
         message=message,
+        fraction=fraction,
+        keep_bytes=keep_bytes,
+        then=_choice(rule, "then", _THEN, where) if action == "commit_late" else None,
+        body=_choice(rule, "body", _BODIES, where) if action == "commit_then_status" else None,
     )
 
 
@@ -213,30 +288,3 @@ class FaultInjector:
                     rule.fired += 1
                     return rule
             return None
-
-
-def apply_fault(
-    rule: FaultRule,
-    request: ApiRequest,
-    handle: Callable[[ApiRequest], ApiResponse],
-    drop: Callable[[str], NoReturn],
-) -> ApiResponse:
-    """Answer ``request`` as ``rule`` says; ``handle`` is the real API, ``drop`` hangs up."""
-    if rule.action == "reset":
-        drop("reset")
-    if rule.action == "drop_after_commit":
-        handle(request)
-        drop("dropped")
-    if rule.action == "delay":
-        time.sleep(rule.delay_ms / 1000)
-        return handle(request)
-    if rule.action == "garbage":
-        return ApiResponse(200, _GARBAGE)
-    status = rule.status or 502
-    if rule.action == "html":
-        page = _HTML_PAGE.format(status=status, reason=reason(status))
-        return ApiResponse(status, page.encode(), "text/html")
-    headers = {}
-    if rule.retry_after is not None:
-        headers["Retry-After"] = f"{rule.retry_after:g}"
-    return error_response(status, rule.message or reason(status), headers)

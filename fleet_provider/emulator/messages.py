@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
+from .auth import Principal
+
 JSON_TYPE = "application/json; charset=utf-8"
 
 
@@ -24,12 +26,28 @@ class ApiRequest:
 
 @dataclass
 class ApiResponse:
-    """One HTTP response ready to be written."""
+    """One HTTP response ready to be written.
+
+    ``truncate_to`` (a fault) writes only that many body bytes under the full
+    ``Content-Length`` and then closes the connection.
+    """
 
     status: int
     body: bytes = b""
     content_type: str = JSON_TYPE
     headers: dict[str, str] = field(default_factory=dict)
+    truncate_to: int | None = None
+
+
+@dataclass
+class Call:
+    """A request that passed every check: space, caller and validated parts."""
+
+    space_id: str
+    principal: Principal
+    params: dict[str, Any]
+    query: dict[str, Any]
+    body: dict[str, Any]
 
 
 def reason(status: int) -> str:

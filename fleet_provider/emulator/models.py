@@ -7,18 +7,13 @@ State lives in SQLite: ``:memory:`` by default, or a file that survives restarts
 
 from __future__ import annotations
 
-import base64
 import json
-import re
-import secrets
 import sqlite3
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from .durations import duration_to_timedelta, now_iso
 from .errors import (
     AgentPolicyIdConflictError,
     AgentPolicyNameExistsError,
@@ -28,19 +23,20 @@ from .errors import (
     HostedAgentPolicyError,
     SpaceExistsError,
 )
+from .keys import CreatedClock, name_clashes, new_key
+from .policies import (
+    NewPolicy,
+    check_creation_spaces,
+    check_new_spaces,
+    new_policy,
+    not_found,
+    saved_object_type,
+    updated_policy,
+)
+from .spaces import DEFAULT_SPACE, DEFAULT_SPACE_ID, key_in_space, policy_in_space
 from .versions import KibanaVersion
 
 Doc = dict[str, Any]
-
-DEFAULT_SPACE_ID = "default"
-ALL_SPACES_ID = "*"
-
-# Kibana's duplicate-name test: what is left of an existing name once the provided
-# name is removed must be exactly "(<uuid>)".
-_UUID_IN_PARENS_RE = re.compile(
-    r"^\([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\)$"
-)
-_ES_ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS spaces (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
@@ -55,10 +51,6 @@ CREATE TABLE IF NOT EXISTS enrollment_api_keys (
 CREATE INDEX IF NOT EXISTS keys_by_policy ON enrollment_api_keys (policy_id);
 CREATE INDEX IF NOT EXISTS keys_by_created ON enrollment_api_keys (created_at, seq);
 """
-
-
-def _es_id(length: int) -> str:
-    return "".join(secrets.choice(_ES_ID_ALPHABET) for _ in range(length))
 
 
 class FleetBackend:
@@ -79,11 +71,7 @@ class FleetBackend:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
         row = self._db.execute("SELECT MAX(created_at) FROM enrollment_api_keys").fetchone()
-        self._last_created = (
-            datetime.fromisoformat(row[0].replace("Z", "+00:00"))
-            if row and row[0]
-            else datetime(1970, 1, 1, tzinfo=timezone.utc)
-        )
+        self._clock = CreatedClock(row[0] if row else None)
         with self._lock, self._db:
             self._ensure_defaults()
 
@@ -113,33 +101,62 @@ class FleetBackend:
     # -- agent policies ---------------------------------------------------------------
     def create_agent_policy(
         self,
-        *,
         space_id: str,
-        name: str,
-        namespace: str = "default",
-        policy_id: str | None = None,
-        description: str | None = None,
-        is_managed: bool = False,
-        supports_agentless: bool | None = None,
-        user: str = "elastic",
+        fields: NewPolicy,
+        *,
+        space_ids: list[str] | None = None,
+        force: bool = False,
     ) -> Doc:
-        """Create an agent policy in a space and give it its ``Default`` enrollment key."""
-        with self._lock, self._db:
-            return self._create_agent_policy(
-                space_id=space_id,
-                name=name,
-                namespace=namespace,
-                policy_id=policy_id,
-                description=description,
-                is_managed=is_managed,
-                supports_agentless=supports_agentless,
-                user=user,
-            )
+        """Create an agent policy in a space and give it its ``Default`` enrollment key.
+
+        ``space_ids`` (8.16+) must name existing spaces; from 9.1 the new policy then
+        moves to them, and the answer is the policy as created, before the move.
+        """
+        with self._lock:
+            if space_ids:
+                check_creation_spaces(space_ids, self._space_ids())
+            with self._db:
+                policy = self._create_agent_policy(space_id, fields)
+            if space_ids and self.version.space_aware:
+                # routes/agent_policy/handlers.ts builds the answer, then calls
+                # updateAgentPolicySpaces; the policy stays created if that throws.
+                with self._db:
+                    self._move_policy(policy["id"], space_id, space_ids, force=force)
+            return policy
 
     def get_agent_policy(self, policy_id: str, space_id: str) -> Doc:
         """Return the agent policy visible from ``space_id``."""
         with self._lock:
             return self._visible_policy(policy_id, space_id)
+
+    def update_agent_policy(
+        self,
+        policy_id: str,
+        space_id: str,
+        body: Mapping[str, Any],
+        *,
+        user: str = "elastic",
+    ) -> Doc:
+        """Apply a PUT body; with ``space_ids`` (9.1+) first move the policy and its keys.
+
+        Two steps, as in ``updateAgentPolicyHandler``: a refused update keeps the move.
+        """
+        space_ids = body.get("space_ids") or []
+        force = bool(body.get("force"))
+        with self._lock:
+            if space_ids and self.version.space_aware:
+                with self._db:
+                    self._move_policy(policy_id, space_id, space_ids, force=force)
+                space_id = space_ids[0]
+            # Before 9.1 updateAgentPolicySpaces returns at once: space_ids change nothing.
+            with self._db:
+                name = body.get("name")
+                if name:
+                    self._check_unique_policy_name(name, space_id, policy_id)
+                existing = self._saved_policy(policy_id, space_id)
+                policy = updated_policy(existing, body, force=force, user=user)
+                self._save_policy(policy)
+                return policy
 
     def delete_agent_policy(self, policy_id: str, space_id: str, *, force: bool = False) -> Doc:
         """Delete a policy and deal with its keys as the version does."""
@@ -199,7 +216,7 @@ class FleetBackend:
         matching = []
         for key_id, raw in rows:
             doc = {"id": key_id, **json.loads(raw)}
-            if self._key_in_space(doc, space_id) and predicate(doc):
+            if key_in_space(doc, space_id, self.version.space_aware) and predicate(doc):
                 matching.append(doc)
         start = max(page - 1, 0) * per_page
         return len(matching), matching[start : start + max(per_page, 0)]
@@ -227,66 +244,28 @@ class FleetBackend:
     # -- internals --------------------------------------------------------------------
     def _ensure_defaults(self) -> None:
         if not self._db.execute("SELECT 1 FROM spaces WHERE id=?", (DEFAULT_SPACE_ID,)).fetchone():
-            default = {
-                "id": DEFAULT_SPACE_ID,
-                "name": "Default",
-                "description": "This is your default space!",
-                "color": "#00bfb3",
-                "disabledFeatures": [],
-                "_reserved": True,
-            }
             self._db.execute(
-                "INSERT INTO spaces VALUES (?, ?)", (DEFAULT_SPACE_ID, json.dumps(default))
+                "INSERT INTO spaces VALUES (?, ?)", (DEFAULT_SPACE_ID, json.dumps(DEFAULT_SPACE))
             )
         for policy_id in self.initial_policies:
             if not self._db.execute(
                 "SELECT 1 FROM agent_policies WHERE id=?", (policy_id,)
             ).fetchone():
                 self._create_agent_policy(
-                    space_id=DEFAULT_SPACE_ID, name=policy_id, policy_id=policy_id
+                    DEFAULT_SPACE_ID, NewPolicy(name=policy_id, policy_id=policy_id)
                 )
 
-    def _create_agent_policy(
-        self,
-        *,
-        space_id: str,
-        name: str,
-        namespace: str = "default",
-        policy_id: str | None = None,
-        description: str | None = None,
-        is_managed: bool = False,
-        supports_agentless: bool | None = None,
-        user: str = "elastic",
-    ) -> Doc:
-        policy_id = policy_id or str(uuid.uuid4())
+    def _create_agent_policy(self, space_id: str, fields: NewPolicy) -> Doc:
+        policy_id = fields.policy_id or str(uuid.uuid4())
         if self._db.execute("SELECT 1 FROM agent_policies WHERE id=?", (policy_id,)).fetchone():
-            kind = "fleet-agent-policies" if self.version.space_aware else "ingest-agent-policies"
+            kind = saved_object_type(self.version.space_aware)
             raise AgentPolicyIdConflictError(f"Saved object [{kind}/{policy_id}] conflict")
-        for (raw,) in self._db.execute("SELECT doc FROM agent_policies WHERE name=?", (name,)):
-            if self._policy_in_space(json.loads(raw), space_id):
-                raise AgentPolicyNameExistsError(f"Agent Policy '{name}' already exists")
-        policy: Doc = {"id": policy_id, "name": name, "namespace": namespace}
-        if description is not None:
-            policy["description"] = description
-        policy.update(
-            {
-                "monitoring_enabled": ["logs", "metrics"],
-                "inactivity_timeout": 1209600,
-                "is_protected": False,
-                "status": "active",
-                "is_managed": is_managed,
-                "revision": 1,
-                "updated_at": now_iso(datetime.now(timezone.utc)),
-                "updated_by": user,
-                "package_policies": [],
-            }
-        )
-        if supports_agentless is not None:
-            policy["supports_agentless"] = supports_agentless
-        if self.version.space_aware:
-            policy["space_ids"] = [space_id]
+        self._check_unique_policy_name(fields.name, space_id, None)
+        space_ids = [space_id] if self.version.space_aware else None
+        policy = new_policy(fields, policy_id, space_ids)
         self._db.execute(
-            "INSERT INTO agent_policies VALUES (?, ?, ?)", (policy_id, name, json.dumps(policy))
+            "INSERT INTO agent_policies VALUES (?, ?, ?)",
+            (policy_id, fields.name, json.dumps(policy)),
         )
         # Kibana creates "Default" only when the policy has no key document at all, so
         # revoked keys left by an earlier policy with the same id suppress it (8.x-9.4).
@@ -295,6 +274,41 @@ class FleetBackend:
         ).fetchone():
             self._insert_key(policy, "Default", None)
         return policy
+
+    def _move_policy(
+        self, policy_id: str, space_id: str, space_ids: list[str], *, force: bool
+    ) -> None:
+        """``updateAgentPolicySpaces`` (9.1+): the policy and its keys go to ``space_ids``.
+
+        Its keys' ``namespaces`` become the policy's new ``space_ids`` (the update-by-query
+        on ``.fleet-enrollment-api-keys`` in services/spaces/agent_policy.ts).
+        """
+        policy = self._saved_policy(policy_id, space_id)
+        check_new_spaces(policy, space_ids, self._space_ids(), force)
+        if sorted(policy.get("space_ids") or [DEFAULT_SPACE_ID]) == sorted(space_ids):
+            return
+        for space in space_ids:
+            self._check_unique_policy_name(policy["name"], space, policy_id)
+        self._save_policy({**policy, "space_ids": list(space_ids)})
+        for key_id, doc in self._keys_of_policy(policy_id):
+            self._save_key(key_id, {**doc, "namespaces": list(space_ids)})
+
+    def _space_ids(self) -> list[str]:
+        return [row[0] for row in self._db.execute("SELECT id FROM spaces")]
+
+    def _save_policy(self, policy: Doc) -> None:
+        self._db.execute(
+            "UPDATE agent_policies SET name=?, doc=? WHERE id=?",
+            (policy["name"], json.dumps(policy), policy["id"]),
+        )
+
+    def _check_unique_policy_name(self, name: str, space_id: str, policy_id: str | None) -> None:
+        rows = self._db.execute("SELECT id, doc FROM agent_policies WHERE name=?", (name,))
+        for other_id, raw in rows:
+            if other_id != policy_id and policy_in_space(
+                json.loads(raw), space_id, self.version.space_aware
+            ):
+                raise AgentPolicyNameExistsError(f"Agent Policy '{name}' already exists")
 
     def _check_unique_name(self, policy_id: str, name: str) -> None:
         # Only names containing `name` can clash; SQLite narrows them down without decoding
@@ -305,46 +319,19 @@ class FleetBackend:
             (policy_id, name),
         ).fetchall()
         for (existing_name,) in rows:
-            existing = existing_name or ""
-            # Kibana 7.13+ tests in JavaScript: String.replace swaps the first occurrence only.
-            if _UUID_IN_PARENS_RE.match(existing.replace(name, "", 1).strip()):
+            if name_clashes(existing_name or "", name):
                 raise EnrollmentKeyNameExistsError(
                     f"An enrollment key named {name} already exists for agent policy {policy_id}"
                 )
 
     def _insert_key(self, policy: Doc, name: str | None, expiration: str | None) -> Doc:
         key_id = str(uuid.uuid4())
-        api_key_id = _es_id(20)
-        secret = _es_id(22)
-        created = self._next_created()
-        doc: Doc = {
-            "active": True,
-            "api_key_id": api_key_id,
-            "api_key": base64.b64encode(f"{api_key_id}:{secret}".encode()).decode(),
-            "name": f"{name} ({key_id})" if name else key_id,
-            "policy_id": policy["id"],
-        }
-        if self.version.space_aware:
-            doc["namespaces"] = list(policy.get("space_ids") or [DEFAULT_SPACE_ID])
-        doc["created_at"] = now_iso(created)
-        if self.version.hidden_field:
-            doc["hidden"] = bool(policy.get("supports_agentless") or policy.get("is_managed"))
-        if expiration and self.version.expiration:
-            doc["expire_at"] = now_iso(created + duration_to_timedelta(expiration))
+        doc = new_key(policy, key_id, name, expiration, self._clock.next(), self.version)
         self._db.execute(
             "INSERT INTO enrollment_api_keys (id, policy_id, created_at, doc) VALUES (?, ?, ?, ?)",
             (key_id, policy["id"], doc["created_at"], json.dumps(doc)),
         )
         return {"id": key_id, **doc}
-
-    def _next_created(self) -> datetime:
-        # Strictly increasing millisecond timestamps keep the created_at sort total.
-        now = datetime.now(timezone.utc)
-        moment = now.replace(microsecond=now.microsecond // 1000 * 1000)
-        if moment <= self._last_created:
-            moment = self._last_created + timedelta(milliseconds=1)
-        self._last_created = moment
-        return moment
 
     def _keys_of_policy(self, policy_id: str) -> list[tuple[str, Doc]]:
         rows = self._db.execute(
@@ -363,16 +350,16 @@ class FleetBackend:
         if row is None:
             raise AgentPolicyNotFoundError("Agent policy not found")
         policy: Doc = json.loads(row[0])
-        if not self._policy_in_space(policy, space_id):
+        if not policy_in_space(policy, space_id, self.version.space_aware):
             raise AgentPolicyNotFoundError("Agent policy not found")
         return policy
 
-    def _policy_in_space(self, policy: Doc, space_id: str) -> bool:
-        if not self.version.space_aware:
-            # Before space awareness agent policies are visible from every space.
-            return True
-        spaces = policy.get("space_ids") or [DEFAULT_SPACE_ID]
-        return space_id in spaces or ALL_SPACES_ID in spaces
+    def _saved_policy(self, policy_id: str, space_id: str) -> Doc:
+        # agentPolicyService.get throws the saved-objects 404 where handlers word none.
+        try:
+            return self._visible_policy(policy_id, space_id)
+        except AgentPolicyNotFoundError:
+            raise not_found(policy_id, self.version.space_aware) from None
 
     def _visible_key(self, key_id: str, space_id: str) -> Doc:
         row = self._db.execute(
@@ -381,18 +368,6 @@ class FleetBackend:
         if row is None:
             raise EnrollmentKeyNotFoundError(key_id)
         doc: Doc = {"id": key_id, **json.loads(row[0])}
-        if not self._key_in_space(doc, space_id):
+        if not key_in_space(doc, space_id, self.version.space_aware):
             raise EnrollmentKeyNotFoundError(key_id, in_namespace=True)
         return doc
-
-    def _key_in_space(self, doc: Doc, space_id: str) -> bool:
-        if not self.version.space_aware:
-            # 8.x and 9.0 (awareness off): every key is visible from every space.
-            return True
-        namespaces = doc.get("namespaces") or []
-        if ALL_SPACES_ID in namespaces:
-            return True
-        if space_id == DEFAULT_SPACE_ID:
-            # Documents without namespaces belong to the default space.
-            return not namespaces or DEFAULT_SPACE_ID in namespaces
-        return space_id in namespaces

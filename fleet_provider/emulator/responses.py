@@ -1,94 +1,96 @@
-"""Request parsing, Kibana's order of checks, backend calls and Kibana-shaped answers.
+"""Kibana's order of checks, the enrollment-key handlers and Kibana-shaped answers.
 
-Order for a matched route (Kibana 9.x): authentication (401), payload parsing (400),
-``kbn-xsrf`` (400), privileges (403), ``elastic-api-version`` (400), params, query and
-body validation (400), handler (404/409). Kibana 8.x checks Fleet privileges inside
-the route handler, after validation, and answers a bare ``Forbidden``. Handlers raise
-the backend's ``FleetModelError``s; ``KibanaApi.handle`` turns them into Kibana's
-error answers in one place.
+Order for a matched route (Kibana 9.x): base path and space rewrites, authentication
+(401), payload parsing (400), ``kbn-xsrf`` (400), privileges (403),
+``elastic-api-version`` (400), params, query and body validation (400), handler
+(404/409). Kibana 8.x checks Fleet privileges inside the route handler, after
+validation, and answers a bare ``Forbidden``. Handlers raise the backend's
+``FleetModelError``s; ``KibanaApi.handle`` turns them into Kibana's error answers in
+one place. The routes around keys are handled in ``support_routes``.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable
-from datetime import date, datetime, timezone
 from typing import Any
 from urllib.parse import parse_qsl
 
 from . import errors, kuery
 from .auth import AuthFailure, Credentials, Principal
-from .durations import now_iso
-from .messages import ApiRequest, ApiResponse, error_response, json_response
+from .core_checks import API_VERSION, parse_payload, version_problem
+from .messages import ApiRequest, ApiResponse, Call, error_response, json_response
 from .models import FleetBackend
 from .schemas import RequestSchemas, schemas_for
-from .urls import Route, resolve, split_space
+from .support_routes import SupportRoutes, login_redirect
+from .urls import Route, remove_base_path, resolve, split_space
 from .validation import RequestValidationError, query_object
 from .versions import KibanaVersion
 
-API_VERSION = "2023-10-31"
 VERSION_HEADERS = {"elastic-api-version": API_VERSION}
 # Elasticsearch's index.max_result_window default.
 MAX_RESULT_WINDOW = 10000
 
-Handler = Callable[["Call"], ApiResponse]
+Handler = Callable[[Call], ApiResponse]
+_ANONYMOUS = Principal("anonymous", "none")
 
 
-class Call:
-    """A request that passed every check: space, caller and validated parts."""
-
-    def __init__(
-        self,
-        space_id: str,
-        principal: Principal,
-        params: dict[str, Any],
-        query: dict[str, Any],
-        body: dict[str, Any],
-    ) -> None:
-        self.space_id = space_id
-        self.principal = principal
-        self.params = params
-        self.query = query
-        self.body = body
-
-
-class KibanaApi:
+class KibanaApi(SupportRoutes):
     """The Kibana HTTP API of one emulated version, in front of a FleetBackend."""
 
-    def __init__(self, backend: FleetBackend, credentials: Credentials) -> None:
+    def __init__(
+        self, backend: FleetBackend, credentials: Credentials, base_path: str = ""
+    ) -> None:
         self.backend = backend
         self.credentials = credentials
+        self.base_path = base_path
         self.version: KibanaVersion = backend.version
         self.uuid = str(uuid.uuid4())
         self._schemas: dict[str, RequestSchemas] = {}
 
     def handle(self, request: ApiRequest) -> ApiResponse:
         """Answer one request as Kibana would."""
-        space_id, path = split_space(request.path)
+        # Core's generic 404 below, {"statusCode":404,"error":"Not Found","message":"Not
+        # Found"}, is hapi's answer when no route serves the path and method; it comes
+        # before authentication (8.x and 9.x). It is what a mistyped prefix
+        # (/kibana/api/... on a Kibana without that base path) or route gets.
+        rewritten = request.path
+        if self.base_path:
+            # server.basePath with server.rewriteBasePath: true: core's onPreRouting
+            # handler strips the base path and answers notFound() to any path without it
+            # (setupBasePathRewrite, src/core/packages/http/server-internal/src/
+            # http_server.ts, 8.x and 9.x), /api/status and /s/{space} paths included.
+            without_base = remove_base_path(request.path, self.base_path)
+            if without_base is None:
+                return error_response(404, "Not Found")
+            rewritten = without_base
+        space_id, path = split_space(rewritten)
         resolved = resolve(request.method, path, self.version)
         if resolved is None:
-            # hapi answers unknown paths and methods before authentication (8.x and 9.x).
             return error_response(404, "Not Found")
         route, params = resolved
+        headers = request.headers
 
-        principal = self.credentials.authenticate(request.headers.get("authorization"))
-        if isinstance(principal, AuthFailure):
-            return error_response(401, principal.message)
+        principal = _ANONYMOUS
+        if route.authenticated:
+            found = self.credentials.authenticate(headers.get("authorization"))
+            if isinstance(found, AuthFailure):
+                if route.page and "authorization" not in headers and not _is_ajax(headers):
+                    prefix = self.base_path + rewritten[: len(rewritten) - len(path)]
+                    return login_redirect(prefix, path, request.query_string)
+                return error_response(401, found.message)
+            principal = found
 
         payload: Any = None
-        if route.method == "POST":
+        if route.method in ("POST", "PUT"):
             # hapi parses the payload after authentication and before the onPostAuth
             # handlers (xsrf, 9.x privileges), so bad JSON wins over them (8.x and 9.x).
-            parsed = _parse_payload(request)
+            parsed = parse_payload(request)
             if isinstance(parsed, ApiResponse):
                 return parsed
             payload = parsed
 
-        headers = request.headers
-        if request.method not in ("GET", "OPTIONS") and not (
-            "kbn-xsrf" in headers or "kbn-version" in headers
-        ):
+        if request.method not in ("GET", "OPTIONS") and not _is_ajax(headers):
             return error_response(400, "Request must contain a kbn-xsrf header.")
 
         early_authz = self.version.core_authz or not route.fleet
@@ -99,7 +101,7 @@ class KibanaApi:
 
         pairs = parse_qsl(request.query_string, keep_blank_values=True)
         if route.versioned:
-            problem = _version_problem(route, headers.get("elastic-api-version"), pairs)
+            problem = version_problem(route, headers.get("elastic-api-version"), pairs)
             if problem:
                 return error_response(400, problem)
 
@@ -180,6 +182,9 @@ class KibanaApi:
             | errors.SpaceExistsError,
         ):
             return 409
+        if isinstance(err, errors.SavedObjectNotFoundError):
+            # A saved-objects Boom 404, passed on by every version's Fleet error handler.
+            return 404
         return 400
 
     def _handler_not_found(
@@ -291,115 +296,9 @@ class KibanaApi:
             item["expire_at"] = doc["expire_at"]
         return item
 
-    # -- agent policies, spaces, status -----------------------------------------------
-    def post_agent_policy(self, call: Call) -> ApiResponse:
-        """POST /api/fleet/agent_policies."""
-        body = call.body
-        policy = self.backend.create_agent_policy(
-            space_id=call.space_id,
-            name=body["name"],
-            namespace=body.get("namespace") or "default",
-            policy_id=body.get("id"),
-            description=body.get("description"),
-            is_managed=bool(body.get("is_managed")),
-            supports_agentless=body.get("supports_agentless"),
-            user=call.principal.name,
-        )
-        return json_response(200, {"item": policy})
 
-    def get_agent_policy(self, call: Call) -> ApiResponse:
-        """GET /api/fleet/agent_policies/{agentPolicyId}."""
-        policy = self.backend.get_agent_policy(call.params["agentPolicyId"], call.space_id)
-        return json_response(200, {"item": policy})
-
-    def delete_agent_policy(self, call: Call) -> ApiResponse:
-        """POST /api/fleet/agent_policies/delete."""
-        result = self.backend.delete_agent_policy(
-            call.body["agentPolicyId"], call.space_id, force=bool(call.body.get("force"))
-        )
-        return json_response(200, result)
-
-    def post_space(self, call: Call) -> ApiResponse:
-        """POST /api/spaces/space."""
-        return json_response(200, self.backend.create_space(call.body))
-
-    def get_status(self, call: Call) -> ApiResponse:
-        """GET /api/status."""
-        del call
-        now = now_iso(datetime.now(timezone.utc))
-        body = {
-            "name": "kibana",
-            "uuid": self.uuid,
-            "version": {
-                "number": str(self.version),
-                "build_hash": "0" * 40,
-                "build_number": 0,
-                "build_snapshot": False,
-                "build_flavor": "traditional",
-                "build_date": now,
-            },
-            "status": {
-                "overall": {"level": "available", "summary": "All services are available"},
-                "core": {
-                    "elasticsearch": {
-                        "level": "available",
-                        "summary": "Elasticsearch is available",
-                    },
-                    "savedObjects": {"level": "available", "summary": "SavedObjects is available"},
-                },
-                "plugins": {},
-            },
-            "metrics": {"last_updated": now, "collection_interval_in_millis": 5000},
-        }
-        return json_response(200, body)
-
-
-def _parse_payload(request: ApiRequest) -> Any:
-    if not request.body.strip():
-        return None
-    content_type = request.headers.get("content-type", "application/json").lower()
-    if "json" not in content_type:
-        if content_type.startswith("text/"):
-            return request.body.decode("utf-8", "replace")
-        return error_response(415, "Unsupported Media Type")
-    try:
-        return json.loads(request.body, parse_constant=_reject_constant)
-    except ValueError:
-        return error_response(400, "Invalid request payload JSON format")
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _version_problem(route: Route, header: str | None, pairs: list[tuple[str, str]]) -> str | None:
-    """Kibana core's versioned-router check; ``None`` when the request may go on."""
-    if any(key == "apiVersion" for key, _ in pairs):
-        return (
-            'Use of query parameter "apiVersion" is not allowed. Please specify the API '
-            'version using the "elastic-api-version" header.'
-        )
-    if not header:
-        # Public routes fall back to their only version (versioned router, 8.x and 9.x).
-        return None
-    if not _is_date(header):
-        return (
-            f'Invalid version. Received "{header}", expected a valid date string '
-            "formatted as YYYY-MM-DD."
-        )
-    if header != API_VERSION:
-        return (
-            f'No version "{header}" available for [{route.method.lower()}] [{route.path}]. '
-            f"Available versions are: [{API_VERSION}]"
-        )
-    return None
-
-
-def _is_date(text: str) -> bool:
-    if len(text) != 10 or text[4] != "-" or text[7] != "-":
-        return False
-    try:
-        date.fromisoformat(text)
-    except ValueError:
-        return False
-    return True
+def _is_ajax(headers: Any) -> bool:
+    """True when ``kbn-xsrf`` or ``kbn-version`` was sent."""
+    # Core's xsrf check lets such a write through (lifecycle_handlers.ts), and the security
+    # plugin never redirects such a request to the login page (can_redirect_request.ts).
+    return "kbn-xsrf" in headers or "kbn-version" in headers

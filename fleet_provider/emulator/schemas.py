@@ -85,6 +85,40 @@ def _space_id(value: Any) -> str | None:
     return None
 
 
+def _non_empty(value: Any) -> str | None:
+    return "Invalid empty string" if not value.strip() else None
+
+
+def _policy_fields(version: KibanaVersion) -> tuple[Field, ...]:
+    """``NewAgentPolicySchema`` in Kibana's key order (server/types/models/agent_policy.ts)."""
+    return (
+        optional("id", "string"),
+        # elastic/kibana#189663 (8.16) added space_ids; before, the key is unknown.
+        *((optional("space_ids", "array", items="string"),) if version.policy_space_ids else ()),
+        required_string("name", min_length=1, check=_non_empty),
+        required_string("namespace", min_length=1, check=_namespace),
+        optional("description", "string"),
+        optional("is_managed", "boolean"),
+        optional("has_fleet_server", "boolean"),
+        optional("is_default", "boolean"),
+        optional("is_default_fleet_server", "boolean"),
+        optional("unenroll_timeout", "number"),
+        optional("inactivity_timeout", "number"),
+        optional("monitoring_enabled", "array", items="string"),
+        optional("keep_monitoring_alive", "any"),
+        optional("data_output_id", "any"),
+        optional("monitoring_output_id", "any"),
+        optional("download_source_id", "any"),
+        optional("fleet_server_host_id", "any"),
+        optional("agent_features", "array"),
+        optional("is_protected", "boolean"),
+        optional("overrides", "any"),
+        optional("supports_agentless", "boolean"),
+        optional("global_data_tags", "array"),
+        optional("force", "boolean"),
+    )
+
+
 def schemas_for(handler: str, version: KibanaVersion) -> RequestSchemas:
     """The schemas Kibana ``version`` registers for the route served by ``handler``."""
     key_id = ObjectSchema((required_string("keyId"),))
@@ -127,30 +161,13 @@ def schemas_for(handler: str, version: KibanaVersion) -> RequestSchemas:
     if handler == "post_agent_policy":
         return RequestSchemas(
             query=ObjectSchema((optional("sys_monitoring", "boolean"),)),
-            body=ObjectSchema(
-                (
-                    optional("id", "string"),
-                    required_string("name", min_length=1),
-                    optional("namespace", "string", check=_namespace),
-                    optional("description", "string"),
-                    optional("is_managed", "boolean"),
-                    optional("supports_agentless", "boolean"),
-                    optional("is_default", "boolean"),
-                    optional("is_default_fleet_server", "boolean"),
-                    optional("has_fleet_server", "boolean"),
-                    optional("is_protected", "boolean"),
-                    optional("monitoring_enabled", "array", items="string"),
-                    optional("inactivity_timeout", "number"),
-                    optional("unenroll_timeout", "number"),
-                    optional("data_output_id", "any"),
-                    optional("monitoring_output_id", "any"),
-                    optional("fleet_server_host_id", "any"),
-                    optional("download_source_id", "any"),
-                    optional("agent_features", "array"),
-                    optional("global_data_tags", "array"),
-                    optional("space_ids", "array", items="string"),
-                )
-            ),
+            body=ObjectSchema(_policy_fields(version)),
+        )
+    if handler == "put_agent_policy":
+        return RequestSchemas(
+            params=ObjectSchema((required_string("agentPolicyId"),)),
+            query=ObjectSchema((optional("format", "string"),)),
+            body=ObjectSchema((*_policy_fields(version), optional("bumpRevision", "boolean"))),
         )
     if handler == "get_agent_policy":
         return RequestSchemas(params=ObjectSchema((required_string("agentPolicyId"),)))

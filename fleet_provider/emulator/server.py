@@ -23,10 +23,12 @@ from typing import IO, Any, NoReturn
 from . import auth
 from .control import PREFIX as CONTROL_PREFIX
 from .control import ControlApi, RequestCounter
-from .faults import FaultInjector, apply_fault, load_fault_plan
+from .fault_answers import PendingCommits, apply_fault
+from .faults import FaultInjector, load_fault_plan
 from .messages import ApiRequest, ApiResponse, error_response, reason
 from .models import FleetBackend
 from .responses import KibanaApi
+from .urls import check_base_path
 from .versions import KibanaVersion
 
 DEFAULT_VERSION = "9.5.0"
@@ -93,6 +95,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     server: _HttpServer
+    _started = 0.0  # when the request being served arrived (perf_counter)
 
     def do_GET(self) -> None:
         """Handle GET."""
@@ -104,7 +107,7 @@ class _Handler(BaseHTTPRequestHandler):
         """Silence the default access log; the emulator writes its own."""
 
     def _serve(self) -> None:
-        started = time.perf_counter()
+        self._started = time.perf_counter()
         path, _, query = self.path.partition("?")
         try:
             request = ApiRequest(
@@ -115,15 +118,26 @@ class _Handler(BaseHTTPRequestHandler):
                 body=self._read_body(),
             )
             response = self.server.emulator.respond(request, self._drop)
-        except _Dropped as dropped:
+        except _Dropped:
             self.close_connection = True
-            self.server.emulator.log(self.command, path, str(dropped), started)
             return
         except Exception:
             traceback.print_exc(file=sys.stderr)
             response = error_response(500, "An internal server error occurred.")
-        self._write(response)
-        self.server.emulator.log(self.command, path, str(response.status), started)
+        outcome = str(response.status)
+        if response.truncate_to is not None:
+            outcome += " truncated"
+        # Logged before the answer leaves: once a client has it, its line is written, in
+        # the order the requests were answered, even if the process is stopped right after.
+        self._log(outcome)
+        try:
+            self._write(response)
+        except OSError:
+            # The client hung up first (a commit_late answer after its timeout).
+            self.close_connection = True
+
+    def _log(self, outcome: str) -> None:
+        self.server.emulator.log(self.command, self.path.partition("?")[0], outcome, self._started)
 
     def _read_body(self) -> bytes:
         if self.headers.get("transfer-encoding", "").lower() == "chunked":
@@ -141,6 +155,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _write(self, response: ApiResponse) -> None:
         body = b"" if self.command == "HEAD" else response.body
+        if response.truncate_to is not None:
+            # Content-Length below still announces the whole body; the close ends it early.
+            body = body[: response.truncate_to]
+            self.close_connection = True
         lines = [
             f"HTTP/1.1 {response.status} {reason(response.status)}",
             f"Content-Type: {response.content_type}",
@@ -154,9 +172,14 @@ class _Handler(BaseHTTPRequestHandler):
             lines.append("Connection: close")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         self.wfile.write(head + body)
+        if response.truncate_to is not None:
+            self.wfile.flush()
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
 
     def _drop(self, how: str) -> NoReturn:
         """Close the connection without an answer: ``reset`` sends a TCP RST."""
+        self._log(how)
         if how == "reset":
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         with contextlib.suppress(OSError):
@@ -170,7 +193,9 @@ class EmulatorServer:
     Keywords mirror the command line. ``users`` are ``NAME:PASSWORD:ROLE`` strings
     (default ``elastic:changeme:superuser``), ``api_keys`` ``ENCODED:ROLE`` and
     ``bearer_tokens`` ``TOKEN:ROLE``; ``faults`` is a plan (mapping) or a JSON file path;
-    ``log_stream`` receives one line per request (nothing when None).
+    ``base_path`` (``/kibana``) serves every Kibana route under it, as ``server.basePath``
+    with ``server.rewriteBasePath: true`` does; ``log_stream`` receives one line per
+    request (nothing when None).
     """
 
     def __init__(
@@ -185,16 +210,19 @@ class EmulatorServer:
         bearer_tokens: Iterable[str] = (),
         policies: Iterable[str] = (),
         faults: Mapping[str, Any] | str | os.PathLike[str] | None = None,
+        base_path: str = "",
         log_stream: IO[str] | None = None,
     ) -> None:
         self.host = host
+        self.base_path = check_base_path(base_path) if base_path else ""
         self.requested_port = port
         self.version = KibanaVersion.parse(kibana_version)
         users = list(users) if users is not None else []
         self.credentials = auth.Credentials(users or [auth.DEFAULT_USER], api_keys, bearer_tokens)
         self.backend = FleetBackend(self.version, os.fspath(data) if data else None, policies)
-        self.api = KibanaApi(self.backend, self.credentials)
+        self.api = KibanaApi(self.backend, self.credentials, self.base_path)
         self.faults = FaultInjector()
+        self.pending = PendingCommits()
         self.counter = RequestCounter()
         self.control = ControlApi(self.faults, self.counter, self.reset)
         self._initial_faults = load_fault_plan(faults) if faults is not None else None
@@ -240,6 +268,7 @@ class EmulatorServer:
         self._close()
 
     def _close(self) -> None:
+        self.pending.cancel()
         if self._httpd is not None:
             self._httpd.server_close()
             self._httpd.close_connections()
@@ -266,13 +295,20 @@ class EmulatorServer:
         return int(self._httpd.server_address[1])
 
     @property
-    def url(self) -> str:
-        """Base URL, e.g. ``http://127.0.0.1:5601``."""
+    def root_url(self) -> str:
+        """Scheme, host and port, e.g. ``http://127.0.0.1:5601``: where ``/_emulator`` is."""
         host = self.host if ":" not in self.host else f"[{self.host}]"
         return f"http://{host}:{self.port}"
 
+    @property
+    def url(self) -> str:
+        """Kibana's URL, e.g. ``http://127.0.0.1:5601`` (with the base path, if any)."""
+        return self.root_url + self.base_path
+
     def reset(self) -> None:
-        """Back to the start state: no keys, policies, spaces, faults or counts."""
+        """Back to the start state: no keys, policies, spaces, faults, counts or held requests."""
+        # Held commit_late requests first, so that none lands after the reset.
+        self.pending.cancel()
         self.backend.reset()
         self.faults.clear()
         self.counter.clear()
@@ -286,7 +322,7 @@ class EmulatorServer:
         rule = self.faults.decide(request.method, request.path)
         if rule is None:
             return self.api.handle(request)
-        return apply_fault(rule, request, self.api.handle, drop)
+        return apply_fault(rule, request, self.api.handle, drop, self.pending)
 
     def log(self, method: str, path: str, outcome: str, started: float) -> None:
         """Write one access-log line: method, path (no query), status, milliseconds."""

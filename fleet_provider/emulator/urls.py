@@ -1,4 +1,8 @@
-"""The route table. Every route is also served under ``/s/{space_id}``."""
+"""The route table and the path rewrites in front of it (base path, ``/s/{space_id}``).
+
+Every route is also served under ``/s/{space_id}``. A path that matches no route gets
+core's generic 404 (see ``KibanaApi.handle``).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ from .versions import KibanaVersion
 
 # Kibana's spaces plugin rewrites /s/<id>/... to /... and remembers the space.
 _SPACE_PREFIX_RE = re.compile(r"^/s/([a-z0-9_\-]+)(/.*)?$")
+# server.basePath: src/core/packages/http/server-internal/src/http_config.ts (8.x, 9.x).
+_BASE_PATH_RE = re.compile(r"^/.*[^/]$")
 
 KEYS = "/api/fleet/enrollment_api_keys"
 # Deprecated in 8.0 and removed in 9.0 (elastic/kibana#198799).
@@ -45,10 +51,16 @@ class Route:
     versioned: bool = True
     fleet: bool = True
     available: Callable[[KibanaVersion], bool] = _always
+    # False for the few routes Kibana registers with ``authRequired: false``.
+    authenticated: bool = True
+    # A page (not an API route): a caller without credentials is sent to the login page.
+    page: bool = False
     regex: re.Pattern[str] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        pattern = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.path)
+        # hapi: ``{name*}`` at the end matches any number of segments, none included.
+        pattern = re.sub(r"/\{(\w+)\*\}", r"(?:/(?P<\1>.*))?", self.path)
+        pattern = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern)
         object.__setattr__(self, "regex", re.compile(f"^{pattern}$"))
 
 
@@ -73,10 +85,34 @@ ROUTES: tuple[Route, ...] = (
         "get_agent_policy",
         ((POLICIES_READ, AGENTS_READ, SETUP),),
     ),
+    Route(
+        "PUT", "/api/fleet/agent_policies/{agentPolicyId}", "put_agent_policy", ((POLICIES_ALL,),)
+    ),
     Route("POST", "/api/fleet/agent_policies/delete", "delete_agent_policy", ((POLICIES_ALL,),)),
     Route("POST", "/api/spaces/space", "post_space", (("manage_spaces",),), fleet=False),
     Route("GET", "/api/status", "get_status", versioned=False, fleet=False),
+    # Kibana's UI, for clients given a browser URL: core_app.ts renders every
+    # /app/{id}/{any*} as the app's HTML page; the security plugin's views/login.ts
+    # serves /login to anyone (8.x and 9.x).
+    Route("GET", "/app/{id}/{any*}", "get_app_page", versioned=False, fleet=False, page=True),
+    Route("GET", "/login", "get_login_page", versioned=False, fleet=False, authenticated=False),
 )
+
+
+def check_base_path(base_path: str) -> str:
+    """Kibana's rule for ``server.basePath``; raise ValueError with its message."""
+    if not _BASE_PATH_RE.match(base_path):
+        raise ValueError(f"base path {base_path!r} must start with a slash, don't end with one")
+    return base_path
+
+
+def remove_base_path(path: str, base_path: str) -> str | None:
+    """``path`` without ``base_path`` (core's ``BasePath.remove``), or None if it lacks it."""
+    if path == base_path:
+        return "/"
+    if path.startswith(base_path + "/"):
+        return path[len(base_path) :]
+    return None
 
 
 def split_space(path: str) -> tuple[str, str]:
@@ -97,5 +133,5 @@ def resolve(method: str, path: str, version: KibanaVersion) -> tuple[Route, dict
             continue
         match = route.regex.match(path)
         if match:
-            return route, {k: unquote(v) for k, v in match.groupdict().items()}
+            return route, {k: unquote(v or "") for k, v in match.groupdict().items()}
     return None

@@ -74,6 +74,14 @@ class KibanaVersion:
         return self.at_least(9, 1)
 
     @property
+    def policy_space_ids(self) -> bool:
+        """Agent-policy bodies take ``space_ids`` (8.16+, elastic/kibana#189663).
+
+        Before 9.1 (awareness off) they are checked and then change nothing.
+        """
+        return self.at_least(8, 16)
+
+    @property
     def strict_kql(self) -> bool:
         """Kuery field names are checked against the mapping (8.10-8.13 and 8.16+)."""
         # 8.14 and 8.15 shipped the check behind enableStrictKQLValidation, default off.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -35,6 +36,18 @@ def _clean_target(request: pytest.FixtureRequest, target: Target) -> Iterator[No
 def policy_id(target: Target) -> str:
     """A fresh agent policy (with its Default key) in the default space."""
     return target.create_policy()
+
+
+@pytest.fixture
+def space(target: Target) -> str:
+    """A new Kibana space on a space-aware target (emulator only: it creates the space)."""
+    target.require("space_aware")
+    space_id = f"conf-{uuid.uuid4().hex[:8]}"
+    if target.is_emulator:
+        response = target.post("/api/spaces/space", json={"id": space_id, "name": space_id})
+        assert response.status_code == 200, response.text
+        return space_id
+    pytest.skip("creating spaces on a real Kibana is left to the operator")
 
 
 @pytest.fixture(scope="session")

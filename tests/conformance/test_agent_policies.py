@@ -64,3 +64,15 @@ def test_delete_managed_policy_without_force_is_400(target: Target) -> None:
     managed = target.create_policy(managed=True)
     response = target.post(f"{POLICIES}/delete", json={"agentPolicyId": managed})
     assert_error(response, 400, f"Cannot delete hosted agent policy {managed}")
+
+
+def test_create_policy_without_namespace_is_400(target: Target) -> None:
+    missing = "[request body.namespace]: expected value of type [string] but got [undefined]"
+    assert_error(target.post(POLICIES, json={"name": "no-namespace"}), 400, missing)
+
+
+def test_create_policy_with_a_blank_name_is_400(target: Target) -> None:
+    blank = {"name": "  ", "namespace": "default"}
+    assert_error(
+        target.post(POLICIES, json=blank), 400, "[request body.name]: Invalid empty string"
+    )

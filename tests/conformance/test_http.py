@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
 import requests
 
-from tests.conformance.target import KEYS, Target, assert_error
+from tests.conformance.target import KEYS, XSRF, Target, assert_error
 
 BAD_USER = "conformance-nobody"
+APP_KEYS = "/app/fleet/api/fleet/enrollment_api_keys"
 
 
 def _bare(target: Target, method: str, path: str, **options: object) -> requests.Response:
@@ -139,3 +143,45 @@ def test_status_reports_the_version_and_availability(target: Target) -> None:
 
 def test_status_needs_credentials(target: Target) -> None:
     assert _bare(target, "GET", "/api/status").status_code == 401
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/kibana/api/fleet/enrollment_api_keys",
+        "/api/fleet/nope",
+        "/api/fleet/enrollment_api_keys/abc/def",
+        "/s/default/api/fleet/nope",
+        "/apis/fleet/enrollment_api_keys",
+    ],
+)
+def test_a_path_no_route_serves_is_the_generic_404(target: Target, path: str) -> None:
+    assert_error(target.get(path), 404, "Not Found")
+
+
+def test_unknown_route_404_comes_before_the_xsrf_check(target: Target) -> None:
+    assert_error(target.request("POST", "/api/fleet/nope", json={}), 404, "Not Found")
+
+
+def test_a_fleet_ui_url_answers_the_app_page_not_json(target: Target) -> None:
+    response = target.get(APP_KEYS)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/html")
+    with pytest.raises(ValueError):
+        response.json()
+
+
+def test_a_fleet_ui_url_refuses_writes_with_the_generic_404(target: Target) -> None:
+    assert_error(target.post(APP_KEYS, json={"policy_id": "x"}), 404, "Not Found")
+
+
+def test_a_fleet_ui_url_without_credentials_redirects_to_the_login_page(target: Target) -> None:
+    response = _bare(target, "GET", APP_KEYS + "?page=1", allow_redirects=False)
+    base = urlsplit(target.url).path
+    location = urlsplit(response.headers["Location"])
+    assert (response.status_code, location.path) == (302, f"{base}/login")
+    assert parse_qs(location.query)["next"] == [f"{base}{APP_KEYS}?page=1"]
+
+
+def test_a_fleet_ui_url_with_kbn_xsrf_and_no_credentials_is_401(target: Target) -> None:
+    assert _bare(target, "GET", APP_KEYS, headers=XSRF).status_code == 401

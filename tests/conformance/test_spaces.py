@@ -4,20 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
-
 from tests.conformance.target import KEYS, Target, assert_error
-
-
-@pytest.fixture
-def space(target: Target) -> str:
-    target.require("space_aware")
-    space_id = f"conf-{uuid.uuid4().hex[:8]}"
-    if target.is_emulator:
-        response = target.post("/api/spaces/space", json={"id": space_id, "name": space_id})
-        assert response.status_code == 200, response.text
-        return space_id
-    pytest.skip("creating spaces on a real Kibana is left to the operator")
 
 
 def test_key_of_another_space_is_404_in_namespace(target: Target, space: str) -> None:

@@ -94,6 +94,15 @@ def test_8x_forbidden_is_bare_and_comes_after_validation(start_emulator: StartEm
     assert_error(valid, 403, "Forbidden")
 
 
+def test_8_15_refuses_space_ids_on_agent_policies(at: AtVersion) -> None:
+    kibana = at("8.15.0")
+    policy = kibana.create_policy()
+    body = {"name": policy, "namespace": "default", "space_ids": ["default"]}
+    message = "[request body.space_ids]: definition for this key is missing"
+    assert_error(kibana.put(f"{POLICIES}/{policy}", json=body), 400, message)
+    assert_error(kibana.post(POLICIES, json={**body, "name": "other"}), 400, message)
+
+
 def test_8_14_does_not_check_kuery_fields(at: AtVersion) -> None:
     response = at("8.14.0").get(KEYS, params={"kuery": "non_existent_parameter:x"})
     assert (response.status_code, response.json()["total"]) == (200, 0)
@@ -105,6 +114,47 @@ def test_9_0_keys_are_visible_from_every_space(at: AtVersion) -> None:
     policy = kibana.create_policy(space_id="marketing")
     [key] = kibana.keys(policy)
     assert kibana.get(f"{KEYS}/{key['id']}").status_code == 200
+
+
+def test_9_0_accepts_space_ids_and_moves_nothing(at: AtVersion) -> None:
+    kibana = at("9.0.0")
+    kibana.create_space("ops")
+    policy = kibana.create_policy()
+    item = kibana.create_key(policy, "web")
+    moved = kibana.move_policy(policy, ["ops"])
+    assert "space_ids" not in moved
+    for where in (None, "ops", "elsewhere"):
+        assert kibana.get(f"{KEYS}/{item['id']}", space_id=where).status_code == 200
+
+
+def test_9_0_checks_the_spaces_of_a_new_policy(at: AtVersion) -> None:
+    body = {"name": "p", "namespace": "default", "space_ids": ["no-such-space"]}
+    response = at("9.0.0").post(POLICIES, json=body)
+    assert_error(response, 400, "No enough permissions to create policies in space no-such-space")
+
+
+def test_9_1_moving_a_policy_moves_its_keys(at: AtVersion) -> None:
+    kibana = at("9.1.0")
+    kibana.create_space("ops")
+    policy = kibana.create_policy()
+    item = kibana.create_key(policy, "web")
+    assert kibana.move_policy(policy, ["ops"])["space_ids"] == ["ops"]
+    assert_error(
+        kibana.get(f"{KEYS}/{item['id']}"),
+        404,
+        f"Enrollment api key {item['id']} not found in namespace",
+    )
+    assert kibana.get(f"{KEYS}/{item['id']}", space_id="ops").status_code == 200
+
+
+def test_9_1_policy_created_with_space_ids_lands_there(at: AtVersion) -> None:
+    kibana = at("9.1.0")
+    kibana.create_space("ops")
+    policy = kibana.create_policy(space_ids=["ops"])
+    assert kibana.keys(policy) == []
+    assert [key["name"].split(" (")[0] for key in kibana.keys(policy, space_id="ops")] == [
+        "Default"
+    ]
 
 
 def test_9_2_ignores_expiration(at: AtVersion) -> None:

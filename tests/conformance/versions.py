@@ -60,6 +60,11 @@ class Release:
         return (self.major, self.minor) >= (9, 1)
 
     @property
+    def policy_space_ids(self) -> bool:
+        """Agent-policy bodies accept ``space_ids`` (8.16+, elastic/kibana#189663)."""
+        return (self.major, self.minor) >= (8, 16)
+
+    @property
     def strict_kql(self) -> bool:
         """Unknown kuery fields refused (8.10-8.13, 8.16+)."""
         pair = (self.major, self.minor)

@@ -200,3 +200,42 @@ def test_server_main_still_runs_the_command_line(capsys: pytest.CaptureFixture[s
         server.main(["--port", "abc"])
     assert exit_info.value.code == 2
     assert "argument --port" in capsys.readouterr().err
+
+
+def test_cli_base_path_serves_kibana_under_it() -> None:
+    with emulator_cli("--quiet", "--base-path", "/kibana", "--policy", "p1") as running:
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+/kibana", running.url)
+        root = running.url.removesuffix("/kibana")
+        auth = ("elastic", "changeme")
+        status = requests.get(running.url + "/api/status", auth=auth, timeout=10)
+        keys = requests.get(running.url + "/s/default" + KEYS, auth=auth, timeout=10)
+        bare = requests.get(root + "/api/status", auth=auth, timeout=10)
+        control = requests.get(root + "/_emulator/requests", timeout=10)
+    assert (status.status_code, keys.json()["total"]) == (200, 1)
+    assert (bare.status_code, bare.json()) == (
+        404,
+        {"statusCode": 404, "error": "Not Found", "message": "Not Found"},
+    )
+    assert control.json()["by_route"] == {
+        "GET /kibana/api/status": 1,
+        "GET /kibana/s/default/api/fleet/enrollment_api_keys": 1,
+        "GET /api/status": 1,
+    }
+
+
+@pytest.mark.parametrize("base_path", ["kibana", "/kibana/", "/"])
+def test_cli_bad_base_path_is_an_error_naming_it(
+    base_path: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--base-path", base_path])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert (
+        f"argument --base-path: base path {base_path!r} must start with a slash, don't end" in err
+    )
+
+
+def test_emulator_server_refuses_a_bad_base_path() -> None:
+    with pytest.raises(ValueError, match="must start with a slash, don't end with one"):
+        server.EmulatorServer(base_path="kibana/")

@@ -173,7 +173,8 @@ def test_get_faults_shows_the_plan_and_firings(server: EmulatorServer) -> None:
         (
             {"rules": [{"action": "explode"}]},
             "invalid fault plan: rules[0].action: expected one of "
-            "status, html, garbage, delay, reset, drop_after_commit",
+            "status, html, garbage, delay, reset, drop_after_commit, "
+            "truncate, commit_late, commit_then_status",
         ),
         (
             {"rules": [{"action": "status"}]},
