@@ -6,6 +6,7 @@ exception of a request that got no answer; nothing here sends a request.
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 from collections.abc import Mapping
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+import urllib3
 
 from fleet_provider.config import DEFAULT_SPACE_ID, FleetSettings
 from fleet_provider.exceptions import (
@@ -22,8 +24,10 @@ from fleet_provider.exceptions import (
     BadRequestError,
     ConflictError,
     DuplicateNameError,
-    NotFoundError,
+    KeyInAnotherSpaceError,
+    KeyNotFoundError,
     PolicyNotFoundError,
+    RouteNotFoundError,
     ServerError,
     TransportError,
     UnderlyingError,
@@ -36,10 +40,14 @@ ERROR_BY_STATUS: Mapping[int, type[ApiError]] = {
     400: BadRequestError,
     401: AuthenticationError,
     403: AuthorizationError,
-    404: NotFoundError,
+    404: RouteNotFoundError,
     409: ConflictError,
 }
-"""The error class for a status; any other 5xx is a ServerError, the rest an ApiError."""
+"""The error class for a status; any other 5xx is a ServerError, the rest an ApiError.
+
+A 404 that no message quirk names is not Kibana's answer about a key or a policy: only those
+mean gone, every other 404 says the endpoint is wrong.
+"""
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,20 @@ MESSAGE_QUIRKS = (
         re.compile(r'^Agent policy ".*" not found'),
         PolicyNotFoundError,
     ),
+    # Kibana 9.1+ with space awareness, a key that exists in another space
+    # (services/api_keys/enrollment_api_key.ts getEnrollmentAPIKey).
+    MessageQuirk(
+        frozenset({404}),
+        re.compile(r"^(?:Enrollment api key|EnrollmentAPIKey) \S+ not found in namespace$"),
+        KeyInAnotherSpaceError,
+    ),
+    # The key does not exist: "Enrollment api key <id> not found" (the service, 9.x and late
+    # 8.x), "EnrollmentAPIKey <id> not found" (the handler's Boom branch, 8.x; DELETE on 9.5+).
+    MessageQuirk(
+        frozenset({404}),
+        re.compile(r"^(?:Enrollment api key|EnrollmentAPIKey) \S+ not found$"),
+        KeyNotFoundError,
+    ),
 )
 """Checked in order before ERROR_BY_STATUS; the first match decides the class."""
 
@@ -80,6 +102,11 @@ HINTS: Mapping[type[ApiError], str] = {
     AuthorizationError: "Give the role behind {credentials} the Kibana privilege "
     f"{FLEET_PRIVILEGE} (Fleet: All, or Agents: All) in space {{space!r}}",
     ServerError: "Kibana failed while handling the request: retry later, and check Kibana's log",
+    KeyInAnotherSpaceError: "The key exists in another Kibana space than {space!r} (Kibana "
+    "moves a policy's keys with it): set space_id (or fleet:spaceId) to the key's space",
+    RouteNotFoundError: "Kibana has no such route at {endpoint}: set fleet:endpoint (or "
+    "KIBANA_ENDPOINT) to Kibana's base URL, with its server.basePath if it has one (e.g. "
+    "https://kibana.example.com:5601/kibana), not a UI address such as .../app/fleet",
 }
 """What to do about an error class; ``{space}`` and ``{credentials}`` are filled in."""
 
@@ -104,7 +131,9 @@ def api_error(
     """The error for Kibana's answer ``status`` with ``message``, with the hint for its class."""
     cls = error_class(status, message)
     hint = HINTS.get(cls, "").format(
-        space=space_id or DEFAULT_SPACE_ID, credentials=settings.credential_source
+        space=space_id or DEFAULT_SPACE_ID,
+        credentials=settings.credential_source,
+        endpoint=settings.endpoint,
     )
     return cls(status, message, body, hint=hint)
 
@@ -170,6 +199,23 @@ def unexpected(settings: FleetSettings, status: int, what: str) -> UnexpectedRes
 
 # -- no answer ------------------------------------------------------------------------------
 
+# Requests that could not be built: a malformed endpoint or proxy setting, not the network.
+INVALID_REQUEST = (
+    requests.exceptions.InvalidURL,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidHeader,
+    requests.exceptions.InvalidProxyURL,
+    requests.exceptions.URLRequired,
+)
+# No usable answer: everything else requests, urllib3 or http.client raise while sending or
+# reading (requests wraps most urllib3 errors; a few escape unwrapped while reading a body).
+NO_ANSWER = (
+    requests.exceptions.RequestException,
+    urllib3.exceptions.HTTPError,
+    http.client.HTTPException,
+)
+
 
 def tls_message(settings: FleetSettings, exc: Exception) -> str:
     """What a failed TLS handshake means, and the settings that fix it."""
@@ -194,6 +240,21 @@ def transport_error(settings: FleetSettings, exc: Exception) -> TransportError:
             f"Kibana at {settings.endpoint} did not answer within {settings.timeout:g}s: "
             "raise fleet:timeout, or check Kibana's health.",
             maybe_sent=True,
+            timed_out=True,
+        )
+    if isinstance(
+        exc,
+        (
+            requests.exceptions.ChunkedEncodingError,
+            requests.exceptions.ContentDecodingError,
+            http.client.HTTPException,
+        ),
+    ):
+        return TransportError(
+            f"Kibana at {settings.endpoint} closed the connection before its whole answer "
+            f"arrived ({type(exc).__name__}): retry, and check the proxy or load balancer in "
+            "front of Kibana.",
+            maybe_sent=True,
         )
     reason = _short_reason(exc)
     refused = "refused" in reason.lower() or "name or service" in reason.lower()
@@ -201,6 +262,14 @@ def transport_error(settings: FleetSettings, exc: Exception) -> TransportError:
         f"Cannot reach Kibana at {settings.endpoint} ({reason}): check fleet:endpoint "
         "(or KIBANA_ENDPOINT) and that Kibana is running and reachable from here.",
         maybe_sent=not refused,
+    )
+
+
+def invalid_request_message(settings: FleetSettings, exc: Exception) -> str:
+    """Why a request to Kibana could not be built (the endpoint or a proxy URL is malformed)."""
+    return (
+        f"A request to Kibana could not be built ({type(exc).__name__}): check fleet:endpoint "
+        "(or KIBANA_ENDPOINT) and the proxy variables (HTTPS_PROXY, HTTP_PROXY, NO_PROXY)."
     )
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 import os
 import sys
 import threading
@@ -20,7 +19,10 @@ from requests.structures import CaseInsensitiveDict
 
 from fleet_provider._version import __version__
 from fleet_provider.answers import (
+    INVALID_REQUEST,
+    NO_ANSWER,
     api_error,
+    invalid_request_message,
     item_of,
     items_of,
     parse_answer,
@@ -31,12 +33,14 @@ from fleet_provider.answers import (
 )
 from fleet_provider.config import DEFAULT_SPACE_ID, FleetSettings
 from fleet_provider.exceptions import (
+    ApiError,
+    ConfigurationError,
     FleetError,
     TLSError,
     UnderlyingError,
     UnexpectedResponseError,
 )
-from fleet_provider.log import enable_logging_from_environment, logger
+from fleet_provider.log import enable_logging_from_environment, log_attempt, logger
 from fleet_provider.retry import (
     RETRY_STATUSES,
     RetryPolicy,
@@ -209,12 +213,20 @@ class FleetClient:
             except requests.exceptions.SSLError as exc:
                 error: FleetError = TLSError(tls_message(self.settings, exc))
                 cause = underlying(exc, self.settings)
-            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+            except INVALID_REQUEST as exc:
+                raise ConfigurationError(invalid_request_message(self.settings, exc)) from (
+                    underlying(exc, self.settings)
+                )
+            except NO_ANSWER as exc:
+                # Every way an answer can break (refused, reset, timed out, cut off mid-body,
+                # bad chunked encoding, a protocol error) is a transport failure that may have
+                # been sent: reads retry it, creates look before they try again.
                 error = transport_error(self.settings, exc)
                 cause = underlying(exc, self.settings)
             else:
                 status = response.status_code
-                _log_attempt(method, shown, str(status), started, attempt, attempts)
+                log_attempt(method, shown, str(status), started, attempt, attempts)
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 if status not in RETRY_STATUSES or attempt >= attempts:
                     try:
                         return parse_answer(
@@ -227,12 +239,16 @@ class FleetClient:
                         )
                     except UnexpectedResponseError as unusable:
                         error, cause = unusable, unusable.__cause__
+                    except ApiError as answer:
+                        answer.retry_after = retry_after
+                        raise
                 else:
-                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
                     error = api_error(status, response.reason or "", None, self.settings, space_id)
                     response.close()
+            if isinstance(error, ApiError):
+                error.retry_after = retry_after
             if isinstance(cause, UnderlyingError):
-                _log_attempt(method, shown, cause.type_name, started, attempt, attempts)
+                log_attempt(method, shown, cause.type_name, started, attempt, attempts)
             if attempt >= attempts or not is_transient(error):
                 raise error from cause
             delay = backoff_delay(attempt, self.retry, retry_after)
@@ -260,7 +276,7 @@ class FleetClient:
         return item_of(data, self.settings)
 
     def get_enrollment_api_key(self, key_id: str, space_id: str | None = None) -> dict[str, Any]:
-        """GET one key by id (revoked keys included); NotFoundError when it is gone."""
+        """GET one key by id (revoked keys included); KeyNotFoundError when it is gone."""
         data = self._request("GET", f"{KEYS_PATH}/{quote(key_id, safe='')}", space_id=space_id)
         return item_of(data, self.settings)
 
@@ -337,22 +353,6 @@ class FleetClient:
                 raise unexpected(self.settings, 200, "a status without version.number") from None
             _versions[self.settings.endpoint] = version
             return version
-
-
-def _log_attempt(
-    method: str, path: str, outcome: str, started: float, attempt: int, attempts: int
-) -> None:
-    if logger.isEnabledFor(logging.DEBUG):
-        took_ms = (time.monotonic() - started) * 1000
-        logger.debug(
-            "%s %s -> %s in %.0f ms (attempt %d of %d)",
-            method,
-            path,
-            outcome,
-            took_ms,
-            attempt,
-            attempts,
-        )
 
 
 @functools.lru_cache(maxsize=8)

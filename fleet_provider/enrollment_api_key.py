@@ -15,7 +15,7 @@ from typing import Any
 import pulumi
 from pulumi import dynamic
 
-from fleet_provider import _sdk, model, operations
+from fleet_provider import _sdk, model, naming, operations
 from fleet_provider.client import FleetClient, client_for
 from fleet_provider.config import ALL_SETTINGS, DEFAULT_SPACE_ID, FleetSettings, resolve_settings
 from fleet_provider.exceptions import InputError
@@ -84,7 +84,10 @@ class EnrollmentApiKeyProvider(dynamic.ResourceProvider):
 
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
         """A changed key input, a revoked key or a due rotation replaces; the rest updates."""
+        naming.remember_held_name(olds, news)  # the replacement's check must move past it
         reasons = model.replacement_reasons(id_, olds, news)
+        if reasons == ["space_id"] and operations.lives_in_space(self.client(), id_, news):
+            return dynamic.DiffResult(changes=True, replaces=[])  # Kibana moved the key there
         if not reasons:
             return dynamic.DiffResult(changes=bool(model.updated_inputs(olds, news)), replaces=[])
         delete_first = operations.delete_first(self.client(), olds, news, reasons)
@@ -104,6 +107,23 @@ class EnrollmentApiKeyProvider(dynamic.ResourceProvider):
 
 
 _PROVIDER = EnrollmentApiKeyProvider()
+
+
+def stack_identity(resource_name: str, opts: pulumi.ResourceOptions | None) -> str:
+    """What identifies the resource in its stack, as a digest: auto-names derive from it.
+
+    Project, stack, type, the parent's type and name, and the resource name: what its URN is
+    made of (a dynamic provider's check is never told the URN).
+    """
+    parent = opts.parent if opts is not None else None
+    parent_parts = (
+        (str(getattr(parent, "_type", "")), str(getattr(parent, "_name", "")))
+        if parent is not None
+        else ("", "")
+    )
+    return naming.identity_of(
+        pulumi.get_project(), pulumi.get_stack(), model.RESOURCE_TYPE, *parent_parts, resource_name
+    )
 
 
 @dataclass
@@ -186,6 +206,7 @@ class EnrollmentApiKey(dynamic.Resource, module=RESOURCE_MODULE, name=RESOURCE_N
             adopt_existing=args.adopt_existing,
             rotate_after=args.rotate_after,
             resource_name=resource_name,
+            identity=stack_identity(resource_name, opts),
         )
         secret_opts = pulumi.ResourceOptions(additional_secret_outputs=list(model.SECRET_OUTPUTS))
         merged = pulumi.ResourceOptions.merge(opts or pulumi.ResourceOptions(), secret_opts)

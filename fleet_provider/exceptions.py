@@ -12,8 +12,11 @@
         ├── BadRequestError         400
         ├── AuthenticationError     401
         ├── AuthorizationError      403
-        ├── NotFoundError           404
+        ├── NotFoundError           404: Kibana's own answer that a key or policy does not exist
+        │   ├── KeyNotFoundError    the enrollment key does not exist in the space
+        │   ├── KeyInAnotherSpaceError  the key exists, in another space (Kibana 9.1+)
         │   └── PolicyNotFoundError the agent policy does not exist in the space
+        ├── RouteNotFoundError      any other 404: no such route (a wrong base path)
         ├── ConflictError           409
         ├── DuplicateNameError      the name is taken on the policy (409, or 400 on Kibana 8.x)
         ├── ServerError             5xx
@@ -66,12 +69,14 @@ class UnsupportedVersionError(FleetError):
 class TransportError(FleetError):
     """Kibana could not be reached or gave no usable answer (connection, timeout).
 
-    ``maybe_sent`` is True when the request may have reached Kibana before the failure.
+    ``maybe_sent`` is True when the request may have reached Kibana before the failure;
+    ``timed_out`` when no answer came within the timeout (Kibana may still be working on it).
     """
 
-    def __init__(self, message: str, *, maybe_sent: bool = False) -> None:
+    def __init__(self, message: str, *, maybe_sent: bool = False, timed_out: bool = False) -> None:
         super().__init__(message)
         self.maybe_sent = maybe_sent
+        self.timed_out = timed_out
 
 
 class TLSError(TransportError):
@@ -90,6 +95,8 @@ class ApiError(FleetError):
         self.message = message
         self.body = body
         self.hint = hint
+        self.retry_after: float | None = None
+        """Seconds the answer's ``Retry-After`` header asked to wait, if it had one."""
 
 
 class BadRequestError(ApiError):
@@ -105,7 +112,23 @@ class AuthorizationError(ApiError):
 
 
 class NotFoundError(ApiError):
-    """The key, policy or route does not exist in the space (404)."""
+    """Kibana answered that the key or policy does not exist in the space (404)."""
+
+
+class KeyNotFoundError(NotFoundError):
+    """Kibana's own answer that the enrollment key does not exist in the space: it is gone."""
+
+
+class KeyInAnotherSpaceError(NotFoundError):
+    """The key exists, but in another Kibana space (9.1+: "not found in namespace")."""
+
+
+class RouteNotFoundError(ApiError):
+    """A 404 that is not Kibana's answer about a key or policy: the endpoint is not Kibana's API.
+
+    Kibana answers an unknown route (a wrong base path, a UI address) with its generic
+    ``{"statusCode":404,"error":"Not Found","message":"Not Found"}``; a proxy may answer too.
+    """
 
 
 class PolicyNotFoundError(NotFoundError):

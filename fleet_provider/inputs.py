@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import re
-import secrets
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -16,6 +13,12 @@ from fleet_provider.config import SPACE_ID_PATTERN
 from fleet_provider.durations import parse_duration, validate_expiration
 from fleet_provider.exceptions import InputError
 from fleet_provider.model import INPUT_KEYS, RESOURCE_TYPE
+from fleet_provider.naming import (
+    auto_name,
+    delete_first_autonaming,
+    is_own_auto_name,
+    warn_forced_delete_first,
+)
 
 AUTO_NAME_SUFFIX_BYTES = 4
 
@@ -70,8 +73,9 @@ def check_inputs(
     failures.extend(adoption_failures(inputs, news))
 
     resource_name = news.get("resource_name")
-    if isinstance(resource_name, str):
-        inputs["resource_name"] = resource_name
+    for key in ("resource_name", "identity"):
+        if isinstance(news.get(key), str):
+            inputs[key] = news[key]
     if keeps_adoption(olds, news):
         # adopt_key_id is a one-time instruction: once the key is adopted, leaving the input
         # out keeps that key rather than naming a new one.
@@ -82,12 +86,12 @@ def check_inputs(
         # An adopted key keeps the name it has in Kibana.
         inputs["auto_named"] = False
     else:
-        inputs["name"] = auto_name(olds, resource_name)
+        inputs["name"] = auto_name(olds, news)
         inputs["auto_named"] = True
     if inputs.get("rotate_after") and inputs["auto_named"] is False and not failures:
         warn_fixed_name_rotation(resource_name)
     if inputs["auto_named"] and not failures:
-        setting = delete_first_autonaming(autonaming)
+        setting = delete_first_autonaming(autonaming, RESOURCE_TYPE)
         if setting is not None:
             warn_forced_delete_first(resource_name, setting)
     return inputs, failures
@@ -141,73 +145,6 @@ def warn_fixed_name_rotation(resource_name: Any) -> None:
         "and Kibana before 9.5 refuses the reused name; leave name out for overlapping rotation",
         file=sys.stderr,
     )
-
-
-# The pattern functions that add randomness (pulumi/pulumi pkg/resource/autonaming/pattern.go).
-_RANDOM_IN_PATTERN = re.compile(r"\$\{(?:(?:hex|alphanum|string|num)\(\d+\)|uuid)\}")
-
-
-def delete_first_autonaming(autonaming: str | None) -> str | None:
-    """The ``pulumi:autonaming`` setting that makes the engine replace this resource delete-first.
-
-    The stack config ``pulumi:autonaming`` (Pulumi 3.146+) reaches a dynamic provider's
-    ``configure`` as JSON. ``verbatim``, ``disabled`` or a pattern without a random part make
-    the engine delete each resource before creating its replacement, dynamic resources
-    included, whatever the provider's diff says (step_generator.go, autonaming/strategy.go).
-    The most specific entry decides: this resource type, then the ``pulumi-python`` package.
-    """
-    if not autonaming:
-        return None
-    try:
-        setting = json.loads(autonaming)
-    except ValueError:
-        return None
-    if not isinstance(setting, dict):
-        return None
-    package = (setting.get("providers") or {}).get("pulumi-python") or {}
-    chosen = next(
-        entry
-        for entry in ((package.get("resources") or {}).get(RESOURCE_TYPE) or {}, package, setting)
-        if entry.get("mode") or entry.get("pattern") or entry is setting
-    )
-    if "pattern" in chosen:
-        pattern = str(chosen["pattern"])
-        return None if _RANDOM_IN_PATTERN.search(pattern) else f"pattern {pattern!r}"
-    mode = chosen.get("mode")
-    return f"mode {mode!r}" if mode in ("verbatim", "disabled") else None
-
-
-def warn_forced_delete_first(resource_name: Any, setting: str) -> None:
-    """Tell the user, at preview, that the stack's autonaming setting costs overlap."""
-    print(
-        f"warning: EnrollmentApiKey {resource_name!r}: the stack config pulumi:autonaming "
-        f"({setting}) makes Pulumi revoke each key before creating its replacement, so every "
-        "rotation or replacement leaves a gap with no valid token; give the pulumi-python "
-        "package mode default (pulumi:autonaming providers: pulumi-python: mode: default)",
-        file=sys.stderr,
-    )
-
-
-def auto_name(olds: Mapping[str, Any], resource_name: Any) -> str:
-    """The auto-name: kept from the old inputs, else the resource name and a random suffix.
-
-    It is kept also when the resource was renamed with an alias: the engine finds the old
-    state under the alias and hands its inputs to check (step_generator.go getOldResource).
-    """
-    previous = olds.get("name")
-    if olds.get("auto_named") and isinstance(previous, str):
-        return previous
-    base = resource_name if isinstance(resource_name, str) and resource_name else "key"
-    return f"{base}-{secrets.token_hex(AUTO_NAME_SUFFIX_BYTES)}"
-
-
-def is_own_auto_name(olds: Mapping[str, Any], name: Any) -> bool:
-    """True when ``name`` is the auto-name the old inputs hold, not one the user chose.
-
-    ``ignore_changes=["name"]`` makes the engine copy the old ``name`` into the new inputs
-    before check (step_generator.go processIgnoreChanges); it stays an auto-name.
-    """
-    return bool(olds.get("auto_named")) and olds.get("name") == name
 
 
 def keeps_adoption(olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:

@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Mapping
 
 LOG_ENV_VAR = "FLEET_PROVIDER_LOG"
@@ -36,3 +37,20 @@ def enable_logging_from_environment(environ: Mapping[str, str] | None = None) ->
             _handler.setFormatter(logging.Formatter("fleet_provider %(levelname)s %(message)s"))
             logger.addHandler(_handler)
         logger.setLevel(level)
+
+
+def log_attempt(
+    method: str, path: str, outcome: str, started: float, attempt: int, attempts: int
+) -> None:
+    """One DEBUG line for one HTTP attempt: what, where, how it ended and how long it took."""
+    if logger.isEnabledFor(logging.DEBUG):
+        took_ms = (time.monotonic() - started) * 1000
+        logger.debug(
+            "%s %s -> %s in %.0f ms (attempt %d of %d)",
+            method,
+            path,
+            outcome,
+            took_ms,
+            attempt,
+            attempts,
+        )

@@ -62,7 +62,7 @@ def get_enrollment_api_keys(
 
 
 def get_enrollment_api_key(key_id: str, space_id: str | None = None) -> EnrollmentApiKeyInfo:
-    """One key by id (revoked keys included); NotFoundError when it does not exist."""
+    """One key by id (revoked keys included); KeyNotFoundError when it does not exist."""
     settings = program_settings()
     space = space_id or settings.space_id or DEFAULT_SPACE_ID
     client = FleetClient(settings)

@@ -15,6 +15,7 @@ from typing import Any
 from fleet_provider._sdk import is_unknown
 from fleet_provider.config import DEFAULT_SPACE_ID
 from fleet_provider.durations import expiration_for_kibana, parse_duration, parse_timestamp
+from fleet_provider.naming import identity_of
 
 RESOURCE_TYPE = "pulumi-python:dynamic/fleet:EnrollmentApiKey"
 """The type token the engine knows the resource by (module ``fleet``, name ``EnrollmentApiKey``)."""
@@ -23,8 +24,9 @@ RESOURCE_TYPE = "pulumi-python:dynamic/fleet:EnrollmentApiKey"
 USER_INPUTS = ("policy_id", "name", "expiration", "space_id")
 # Inputs that only steer the provider; a change to them updates the state, no Kibana call.
 UPDATABLE_INPUTS = ("rotate_after", "adopt_existing")
-# Inputs the resource adds itself: `check` gets no URN, so the resource passes its own name.
-INTERNAL_INPUTS = ("resource_name", "auto_named")
+# Inputs the resource adds itself: `check` gets no URN, so the resource passes its own name
+# and its identity in the stack (what auto-names are derived from, see naming.py).
+INTERNAL_INPUTS = ("resource_name", "identity", "auto_named")
 INPUT_KEYS = (*USER_INPUTS, "adopt_key_id", *UPDATABLE_INPUTS, *INTERNAL_INPUTS)
 # Outputs read from Kibana, beside the inputs.
 KIBANA_OUTPUTS = ("api_key", "api_key_id", "active", "created_at", "hidden", "expire_at")
@@ -68,6 +70,19 @@ def policy_kuery(policy_id: str) -> str:
     return f"policy_id:{kuery_quote(policy_id)}"
 
 
+# KQL's special characters in an unquoted value, escaped with a backslash (kuery grammar).
+_KQL_SPECIAL = re.compile(r'([\\():<>"*{}\s])')
+
+
+def name_kuery(policy_id: str, name: str) -> str:
+    """The KQL filter for the keys of one policy whose stored name starts with ``name``.
+
+    Kibana stores ``<name> (<id>)``: an unquoted value with a trailing ``*`` is a prefix.
+    """
+    escaped = _KQL_SPECIAL.sub(r"\\\1", name)
+    return f"{policy_kuery(policy_id)} and name:{escaped}*"
+
+
 # -- what to ask Kibana for -----------------------------------------------------------------
 
 
@@ -85,16 +100,25 @@ class KeyRequest:
     space_id: str
     expiration: str | None = None
     """A duration (``90d``, ``7776000s``): Kibana 9.3+ takes no timestamp."""
+    auto_named: bool = False
+    base: str = "key"
+    """The resource name, which an auto-name starts with."""
+    identity: str = ""
+    """The resource's identity in its stack, which an auto-name is derived from."""
 
     @classmethod
     def from_inputs(cls, props: Mapping[str, Any]) -> KeyRequest:
         """The request for checked inputs; an expiry timestamp becomes seconds from now."""
         expiration = props.get("expiration")
+        base = str(props.get("resource_name") or "key")
         return cls(
             policy_id=str(props["policy_id"]),
             name=str(props["name"]),
             space_id=space_of(props),
             expiration=expiration_for_kibana(str(expiration)) if expiration else None,
+            auto_named=props.get("auto_named") is True,
+            base=base,
+            identity=str(props.get("identity") or identity_of(base)),
         )
 
     def body(self) -> dict[str, Any]:
@@ -178,6 +202,10 @@ def replacing_changes(id_: str, olds: Mapping[str, Any], news: Mapping[str, Any]
         new = news.get(key)
         if key == "name" and new is None and news.get("adopt_key_id") is not None:
             continue  # an adopted key keeps the name it has in Kibana
+        if key == "name" and olds.get("auto_named") and news.get("auto_named") is True:
+            # Both auto-named: the create may have moved the name to a later generation
+            # (past names held by revoked keys), so the input and the stored name differ.
+            continue
         if differs(olds.get(key), new):
             changed.append(key)
     adopt = news.get("adopt_key_id")

@@ -22,7 +22,11 @@ NO_POLICY = 'Agent policy "p1" not found'
         (500, DUPLICATE, e.ServerError),
         (400, "[request body.policy_id]: expected value of type [string]", e.BadRequestError),
         (401, "Unauthorized", e.AuthenticationError),
-        (404, "EnrollmentAPIKey k1 not found", e.NotFoundError),
+        (404, "EnrollmentAPIKey k1 not found", e.KeyNotFoundError),  # 8.x; DELETE on 9.5+
+        (404, "Enrollment api key k1 not found", e.KeyNotFoundError),
+        (404, "Enrollment api key k1 not found in namespace", e.KeyInAnotherSpaceError),
+        (404, "Not Found", e.RouteNotFoundError),  # Kibana's answer to an unknown route
+        (404, "Cannot GET /kibana/api/status", e.RouteNotFoundError),  # a proxy's
         (409, "Conflict", e.ConflictError),
         (503, "Service Unavailable", e.ServerError),
         (418, "I'm a teapot", e.ApiError),

@@ -13,7 +13,8 @@ from fleet_provider import exceptions
 _NAMES = (
     "ApiError AuthenticationError AuthorizationError BadRequestError ConfigurationError "
     "ConflictError DuplicateNameError EnrollmentApiKey EnrollmentApiKeyArgs EnrollmentApiKeyInfo "
-    "EnrollmentApiKeyProvider FleetError InputError NotFoundError PolicyNotFoundError ServerError "
+    "EnrollmentApiKeyProvider FleetError InputError KeyInAnotherSpaceError KeyNotFoundError "
+    "NotFoundError PolicyNotFoundError RouteNotFoundError ServerError "
     "TLSError TransportError UnderlyingError UnexpectedResponseError UnsupportedVersionError "
     "__version__ get_enrollment_api_key get_enrollment_api_keys"
 )

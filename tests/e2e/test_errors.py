@@ -160,8 +160,9 @@ SERVER_CASES = [
     Case(
         "duplicate name",
         f"{EXC}DuplicateNameError: Kibana answered 409: an active enrollment key named 'taken' "
-        "already exists on agent policy 'fleet-server-policy' (id {taken}). Choose another name, "
-        "or leave name out to let the provider pick one",
+        "already exists on agent policy 'fleet-server-policy' (id {taken}). If it is this "
+        "resource's key (say, from a run that failed), set adopt_existing=True to take it over; "
+        "else choose another name",
         inputs={"name": "taken"},
         before=lambda stack: stack.kibana.create_key(POLICY, "taken"),
     ),
@@ -191,7 +192,8 @@ SERVER_CASES = [
         "a proxy's HTML page",
         f"{EXC}UnexpectedResponseError: Kibana answered 502: an HTML page (status 502) instead "
         "of JSON from {url}. A proxy or load balancer in front of Kibana answered: check that "
-        "Kibana is up and that fleet:endpoint (or KIBANA_ENDPOINT) is Kibana's base URL",
+        "Kibana is up and that fleet:endpoint (or KIBANA_ENDPOINT) is Kibana's base URL. The key "
+        "may exist in Kibana: the next pulumi up adopts it",
         config={"fleet:maxRetries": "0"},
         faults=[{"method": "*", "path": "^/api/", "action": "html", "status": 502}],
     ),
@@ -199,14 +201,15 @@ SERVER_CASES = [
         "a cut-off body",
         f"{EXC}UnexpectedResponseError: Kibana answered 200: a body that is not JSON (status "
         "200) from {url}. The answer was cut off or did not come from Kibana: retry, or check "
-        "the proxy",
+        "the proxy. The key may exist in Kibana: the next pulumi up adopts it",
         config={"fleet:maxRetries": "0"},
         faults=[{"method": "*", "path": "^/api/", "action": "garbage"}],
     ),
     Case(
         "Kibana unavailable",
         f"{EXC}ServerError: Kibana answered 503: Service Unavailable. Kibana failed while "
-        "handling the request: retry later, and check Kibana's log",
+        "handling the request: retry later, and check Kibana's log. The key may exist in "
+        "Kibana: the next pulumi up adopts it",
         config={"fleet:maxRetries": "0"},
         faults=[{"method": "*", "path": "^/api/", "action": "status", "status": 503}],
     ),

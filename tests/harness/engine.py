@@ -383,6 +383,8 @@ class Engine:
         self.refresh_always = refresh_always
         self.preview_before_up = True
         """``pulumi up`` previews first; False is ``--skip-preview``."""
+        self.parallel = PARALLEL
+        """``--parallel``: how many resource steps run at once (1 makes a run deterministic)."""
         self.project_dir: Path | None = None
         self.state: dict[str, ResourceState] = {}
         self.pending_deletes: list[ResourceState] = []
@@ -998,7 +1000,7 @@ class _Deployment:
         self.old_order = list(engine.state)
         self.project = engine.project
         self._lock = threading.Lock()
-        self._slots = threading.BoundedSemaphore(PARALLEL)
+        self._slots = threading.BoundedSemaphore(engine.parallel)
 
     # ------------------------------------------------------------- the run
 
