@@ -301,6 +301,10 @@ def test_a_replacement_never_adopts_the_key_it_replaces(make_stack: Callable[...
     # own, and keeps it rather than revoking the key its replacement holds.
     assert active(stack) == {replaced.exports["key_id"]}
     assert replaced.exports["key_id"] == created.exports["key_id"]
+    kept = (
+        f"warning: enrollment key {created.exports['key_id']} is kept: its replacement adopted it"
+    )
+    assert kept in stack.host.stderr
     policy = stack.engine.up(one_key(policy_id=stack.kibana.create_policy("p2")), stack.config())
     assert policy.exports["key_id"] != created.exports["key_id"]
     assert active(stack, "p2") == {policy.exports["key_id"]} and active(stack) == set()
