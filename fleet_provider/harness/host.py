@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import IO, Any
 
@@ -27,6 +28,39 @@ from fleet_provider.harness.wire import to_struct
 # tests/ and benchmarks/ that the host unpickles live too.
 REPO_ROOT = Path(__file__).resolve().parents[2]
 """The repository root, put on the host's PYTHONPATH so it can import the project's modules."""
+
+PULUMI_VERSION = tuple(int(part) for part in metadata.version("pulumi").split(".")[:3])
+"""The installed pulumi SDK, whose ``python -m pulumi.dynamic`` is the host."""
+
+HOST_SENDS_TRACEBACK = PULUMI_VERSION >= (3, 260)
+"""The host answers a failed call with the whole traceback, whose last line is
+``module.ExcType: message`` (``_abort_with_traceback`` in ``pulumi/dynamic/__main__.py``, from
+pulumi 3.260.0). An older host leaves the exception to gRPC, whose answer is only
+``Exception calling application: <message>``: no exception type, no cause."""
+
+PROJECT_ERROR = (
+    "fleet_provider.exceptions." if HOST_SENDS_TRACEBACK else "Exception calling application: "
+)
+"""How a failed call's last line starts when the provider raised one of its own errors (an
+older host names no exception type, so there any raised exception starts the same way)."""
+
+
+def as_host_shows(line: str) -> str:
+    """``line`` (``module.ExcType: message``) as this pulumi's host reports a failed call.
+
+    From pulumi 3.260 the last line of the traceback, unchanged; before, gRPC's
+    ``Exception calling application: message`` (see :data:`HOST_SENDS_TRACEBACK`).
+    A line that names no exception type is returned as it is.
+    """
+    head, sep, message = line.partition(": ")
+    if HOST_SENDS_TRACEBACK or not sep or " " in head or "." not in head:
+        return line
+    return f"Exception calling application: {message}"
+
+
+HOST_SENDS_READ_INPUTS = PULUMI_VERSION >= (3, 216)
+"""The host sends ``ReadResult.inputs`` to the engine (from pulumi 3.216.0); with an older one a
+refresh leaves the inputs in the state as they were."""
 
 PROVIDER_TYPE = "pulumi:providers:pulumi-python"
 """Type token of the default provider that serves every Python dynamic resource."""
@@ -271,6 +305,13 @@ class ProviderHost:
         """
         secrets = set(secret_keys)
         args = {k: rpc.wrap_rpc_secret(v) if k in secrets else v for k, v in config.items()}
+        # The provider's type, name and URN are fields of ConfigureRequest only in newer SDKs.
+        identity: dict[str, Any] = {
+            "type": PROVIDER_TYPE,
+            "name": "default",
+            "urn": f"urn:pulumi:stack::{self.project}::{PROVIDER_TYPE}::default",
+        }
+        known = provider_pb2.ConfigureRequest.DESCRIPTOR.fields_by_name
         response = self.call(
             "Configure",
             provider_pb2.ConfigureRequest(
@@ -279,9 +320,7 @@ class ProviderHost:
                 acceptResources=True,
                 sends_old_inputs=True,
                 sends_old_inputs_to_delete=True,
-                type=PROVIDER_TYPE,
-                name="default",
-                urn=f"urn:pulumi:stack::{self.project}::{PROVIDER_TYPE}::default",
+                **{k: v for k, v in identity.items() if k in known},
             ),
         )
         self.configured_with = dict(config)

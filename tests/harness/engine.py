@@ -44,6 +44,7 @@ real ids and outputs. What the engine does, and where pulumi/pulumi says so:
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import os
@@ -54,7 +55,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import grpc
 import yaml
@@ -74,7 +75,14 @@ from fleet_provider.harness.wire import (
     wrap_secrets,
 )
 from tests.harness.hosts import Hosts
-from tests.harness.program import NoMocks, Program, Project, run_program, unknown_during_preview
+from tests.harness.program import (
+    NoMocks,
+    Program,
+    Project,
+    run_program,
+    sent_number,
+    unknown_during_preview,
+)
 
 __all__ = [
     "UNKNOWN",
@@ -158,6 +166,16 @@ class EngineError(Exception):
         return self.message
 
 
+def _flag(
+    request: resource_pb2.RegisterResourceRequest, name: Literal["retainOnDelete", "protect"]
+) -> bool:
+    """A bool option: ``optional`` (with presence) in newer protos, a plain bool in older ones."""
+    try:
+        return request.HasField(name) and bool(getattr(request, name))
+    except ValueError:  # "does not have presence"
+        return bool(getattr(request, name))
+
+
 @dataclass
 class ResourceOptionsState:
     """The resource options the engine keeps in state for a resource."""
@@ -180,8 +198,8 @@ class ResourceOptionsState:
                 request.deleteBeforeReplace if request.deleteBeforeReplaceDefined else None
             ),
             additional_secret_outputs=list(request.additionalSecretOutputs),
-            retain_on_delete=request.HasField("retainOnDelete") and request.retainOnDelete,
-            protect=request.HasField("protect") and request.protect,
+            retain_on_delete=_flag(request, "retainOnDelete"),
+            protect=_flag(request, "protect"),
             dependencies=list(request.dependencies),
             replace_on_changes=list(request.replaceOnChanges),
             ignore_changes=list(request.ignoreChanges),
@@ -991,6 +1009,8 @@ class _Deployment:
         self.options = options
         self.steps: list[Step] = []
         self.seen: list[str] = []
+        """Registered URNs in the order the program sent them, not the order they arrived in."""
+        self._sent: dict[str, tuple[float, int]] = {}
         self.claimed: set[str] = set()
         self.responses: dict[str, tuple[PropertyMap, set[str]]] = {}
         self.replaced: list[ResourceState] = []
@@ -1134,7 +1154,9 @@ class _Deployment:
             except EngineError as exc:
                 self.failure = exc
                 raise
-            self.seen.append(urn)
+            number = sent_number()
+            self._sent[urn] = (float("inf") if number is None else number, len(self._sent))
+            bisect.insort(self.seen, urn, key=self._sent.__getitem__)
         try:
             # Steps of independent resources run side by side, up to --parallel at once.
             with self._slots:

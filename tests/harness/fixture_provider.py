@@ -31,6 +31,8 @@ import pulumi
 from pulumi import dynamic
 from pulumi.output import Unknown
 
+from fleet_provider import _sdk
+
 STATE_ENV = "HARNESS_FIXTURE_STATE"
 """Environment variable holding the path of the JSON file with the remote objects."""
 
@@ -187,7 +189,7 @@ class FixtureProvider(dynamic.ResourceProvider):
             obj = data["objects"].get(id_)
         if obj is None:
             return dynamic.ReadResult(None, {})
-        return dynamic.ReadResult(id_, self._outs(obj), dict(obj["inputs"]))
+        return _sdk.read_result(id_, self._outs(obj), dict(obj["inputs"]))
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
         """Update the inputs in place, keeping the token."""

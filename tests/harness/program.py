@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import inspect
+import itertools
 import os
 import runpy
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from inspect import isawaitable
 from pathlib import Path
@@ -68,6 +71,44 @@ def unknown_during_preview(value: T) -> pulumi.Output[T]:
         return result
 
     return pulumi.Output(set(), resolved(None), resolved(False))
+
+
+_sent = threading.local()
+
+
+class _NumberingExecutor(ThreadPoolExecutor):
+    """The program's default executor: each call runs knowing the order it was submitted in.
+
+    The SDK sends every RPC to the monitor from the event loop's default executor
+    (``run_in_executor(None, ...)`` in pulumi/runtime/resource.py), so the RegisterResource calls
+    of independent resources race each other on the worker threads: a woken idle worker and a
+    worker just started for the next call reach the monitor in either order (on Python 3.13 the
+    new worker usually wins). ``submit`` runs on the loop's thread, in the order the program
+    declared the resources, so this number is that order.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(thread_name_prefix="asyncio")
+        self._numbers = itertools.count()
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        """Submit ``fn`` numbered: ``sent_number()`` tells it while it runs."""
+        number = next(self._numbers)
+
+        def numbered() -> T:
+            _sent.number = number
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                del _sent.number
+
+        return super().submit(numbered)
+
+
+def sent_number() -> int | None:
+    """The submission number of the SDK call running on this thread (None outside one)."""
+    number: int | None = getattr(_sent, "number", None)
+    return number
 
 
 class NoMocks(mocks.Mocks):
@@ -178,6 +219,10 @@ def _run_in_context(
     secret_keys: Iterable[str],
 ) -> None:
     def run() -> None:
+        # Settings takes root_directory (pulumi.runtime.get_root_directory) only in newer SDKs.
+        extra: dict[str, Any] = {}
+        if "root_directory" in inspect.signature(Settings).parameters:
+            extra["root_directory"] = os.getcwd()
         configure(
             Settings(
                 project=project,
@@ -186,13 +231,14 @@ def _run_in_context(
                 engine=mocks.MockEngine(None),
                 dry_run=dry_run,
                 organization=organization,
-                root_directory=os.getcwd(),
+                **extra,
             )
         )
         ROOT.set(None)
         set_all_config(dict(config), list(secret_keys))
         loop = asyncio.new_event_loop()
         loop.set_exception_handler(_quiet_unobserved)
+        loop.set_default_executor(_NumberingExecutor())
         asyncio.set_event_loop(loop)
         try:
             loop.run_until_complete(run_in_stack(fn))
