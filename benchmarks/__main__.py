@@ -32,7 +32,7 @@ from benchmarks.workloads import (
 )
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "latest.json"
-HTTP_PER_LIFECYCLE = 3  # create, read, delete; check makes none
+HTTP_PER_LIFECYCLE = 3  # create, read, delete; check asks about each policy once per host
 
 TARGETS = {
     "ratio_loopback": 1.6,
@@ -40,7 +40,8 @@ TARGETS = {
     "cold_start_ratio": 1.2,
     "emulator_rps_8": 1000.0,
 }
-REQUESTS_PER_OP = {"check": 0, "diff": 0, "create": 1, "read": 1, "delete": 1}
+# check: one GET of the agent policy per policy per command (per host), not per key.
+REQUESTS_PER_OP = {"check": 1, "diff": 0, "create": 1, "read": 1, "delete": 1}
 # The direct baseline is emulator-bound, and a ratio meaningless, when it asks for more than
 # this share of the emulator's measured capacity, or keeps the emulator this busy.
 SATURATION_SHARE = 0.7

@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
@@ -27,14 +28,18 @@ from fleet_provider.exceptions import (
     KeyInAnotherSpaceError,
     KeyNotFoundError,
     PolicyNotFoundError,
+    ProxyError,
     RouteNotFoundError,
     ServerError,
+    TLSError,
     TransportError,
     UnderlyingError,
     UnexpectedResponseError,
 )
 
 FLEET_PRIVILEGE = "fleet-agents-all"
+MAX_MESSAGE_CHARS = 300
+"""The longest message from Kibana (or whatever answered) copied into an error."""
 
 ERROR_BY_STATUS: Mapping[int, type[ApiError]] = {
     400: BadRequestError,
@@ -110,6 +115,13 @@ HINTS: Mapping[type[ApiError], str] = {
 }
 """What to do about an error class; ``{space}`` and ``{credentials}`` are filled in."""
 
+NO_CREDENTIALS_HINT = (
+    "No credentials are configured: set fleet:apiKey (KIBANA_API_KEY), "
+    "fleet:username/fleet:password (KIBANA_USERNAME/KIBANA_PASSWORD) or fleet:bearerToken "
+    "(KIBANA_BEARER_TOKEN)"
+)
+"""The AuthenticationError hint when the request carried no credential at all."""
+
 
 def error_class(status: int, message: str) -> type[ApiError]:
     """The FleetError class for an error answer."""
@@ -129,8 +141,12 @@ def api_error(
     space_id: str | None,
 ) -> ApiError:
     """The error for Kibana's answer ``status`` with ``message``, with the hint for its class."""
+    message = one_line(message, settings)
     cls = error_class(status, message)
-    hint = HINTS.get(cls, "").format(
+    template = HINTS.get(cls, "")
+    if cls is AuthenticationError and settings.credential_source == "none":
+        template = NO_CREDENTIALS_HINT
+    hint = template.format(
         space=space_id or DEFAULT_SPACE_ID,
         credentials=settings.credential_source,
         endpoint=settings.endpoint,
@@ -165,10 +181,12 @@ def parse_answer(
         ) from exc
     if status < 300:
         return data
-    message = ""
-    if isinstance(data, dict):
-        message = str(data.get("message") or data.get("error") or "")
-    raise api_error(status, message or reason or "error", data, settings, space_id)
+    # Only Kibana's "message" (core's error body: statusCode, error, message). Anything else
+    # in a body, a gateway's echo of the request headers for one, is never copied.
+    message = data.get("message") if isinstance(data, dict) else None
+    if not isinstance(message, str) or not message.strip():
+        message = reason or "error"
+    raise api_error(status, message, data, settings, space_id)
 
 
 def item_of(data: Any, settings: FleetSettings) -> dict[str, Any]:
@@ -217,14 +235,98 @@ NO_ANSWER = (
 )
 
 
-def tls_message(settings: FleetSettings, exc: Exception) -> str:
-    """What a failed TLS handshake means, and the settings that fix it."""
+def tls_error(settings: FleetSettings, exc: Exception) -> TLSError:
+    """What a failed TLS handshake means, and the settings that fix it, by OpenSSL's reason."""
+    text = str(exc)
     reason = _short_reason(exc)
-    return (
-        f"TLS with Kibana at {settings.endpoint} failed ({reason}): set fleet:caCerts "
-        "(or KIBANA_CA_CERTS) to the PEM file of the CA that signed Kibana's certificate, "
-        "or fleet:insecure=true (KIBANA_INSECURE) to skip verification outside production."
+    parts = urlsplit(settings.endpoint)
+    failed = f"TLS with Kibana at {settings.endpoint} failed"
+    if any(m in text for m in ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH")):
+        # OpenSSL reads an HTTP answer where a TLS record should be: the port speaks plain HTTP.
+        plain = f"http://{parts.netloc}{parts.path}"
+        message = (
+            f"{failed}: it answers plain HTTP on that port, not TLS: set fleet:endpoint (or "
+            f"KIBANA_ENDPOINT) to {plain}, or to the port where Kibana serves TLS."
+        )
+    elif "mismatch, certificate is not valid for" in text:
+        message = (
+            f"{failed}: its certificate is not valid for {parts.hostname}: set fleet:endpoint "
+            "(or KIBANA_ENDPOINT) to a host name the certificate names."
+        )
+    elif "certificate has expired" in text:
+        message = (
+            f"{failed} (certificate has expired): renew Kibana's certificate, or check this "
+            "machine's clock."
+        )
+    elif "CERTIFICATE_VERIFY_FAILED" in text and settings.ca_certs:
+        message = (
+            f"{failed} ({reason}): its certificate is not signed by the CA in "
+            f"{settings.ca_certs_from or 'fleet:caCerts'} ({settings.ca_certs}): point it at "
+            "the PEM file of the CA that signed Kibana's certificate, with any intermediate CA."
+        )
+    elif "CERTIFICATE_VERIFY_FAILED" in text:
+        message = (
+            f"{failed} ({reason}): set fleet:caCerts (or KIBANA_CA_CERTS) to the PEM file of "
+            "the CA that signed Kibana's certificate, or fleet:insecure=true (KIBANA_INSECURE) "
+            "to skip verification outside production."
+        )
+    elif "CERTIFICATE_REQUIRED" in text or "HANDSHAKE_FAILURE" in text:
+        # TLS 1.3 servers answer a missing client certificate with the certificate_required
+        # alert; TLS 1.2 servers with handshake_failure (RFC 8446 4.4.2.4, RFC 5246 7.4.6).
+        likely = "asks for" if "CERTIFICATE_REQUIRED" in text else "may ask for"
+        message = (
+            f"{failed} ({reason}): Kibana {likely} a client certificate, which fleet-provider "
+            "does not send: set Kibana's server.ssl.clientAuthentication to optional or none."
+        )
+    elif settings.insecure:
+        message = (
+            f"{failed} ({reason}): check that fleet:endpoint (or KIBANA_ENDPOINT) names the "
+            "port where Kibana serves TLS."
+        )
+    else:
+        message = (
+            f"{failed} ({reason}): set fleet:caCerts (or KIBANA_CA_CERTS) to the PEM file of "
+            "the CA that signed Kibana's certificate, or fleet:insecure=true (KIBANA_INSECURE) "
+            "to skip verification outside production."
+        )
+    return TLSError(message)
+
+
+def _proxy_named(settings: FleetSettings) -> str:
+    if settings.proxy_variable is None:
+        return "the proxy requests found in the system settings"
+    return f"the proxy that {settings.proxy_variable} names ({settings.proxy_address})"
+
+
+def proxy_auth_error(settings: FleetSettings) -> ProxyError:
+    """A proxy answered 407 Proxy Authentication Required."""
+    variable = settings.proxy_variable or "HTTPS_PROXY"
+    if settings.proxy_has_credentials:
+        fix = f"check the user and password in {variable}"
+    else:
+        fix = f"put its user and password in {variable} (http://user:password@host:port)"
+    named = _proxy_named(settings)
+    return ProxyError(
+        f"{named[0].upper()}{named[1:]} answered 407 Proxy Authentication Required: {fix}.",
+        status=407,
     )
+
+
+def proxy_error(settings: FleetSettings, exc: Exception) -> ProxyError:
+    """A request that failed at the proxy: refused credentials (407), or no proxy there."""
+    # urllib3 raises ProxyError("Unable to connect to proxy", OSError("Tunnel connection
+    # failed: 407 Proxy Authentication Required")) when the CONNECT is refused
+    # (urllib3/connectionpool.py, http.client HTTPConnection._tunnel).
+    if "Tunnel connection failed: 407" in str(exc):
+        return proxy_auth_error(settings)
+    reason = _short_reason(exc)
+    variable = settings.proxy_variable
+    fix = (
+        f"check {variable}, or add Kibana's host to NO_PROXY to go around it"
+        if variable
+        else "check the proxy settings"
+    )
+    return ProxyError(f"Cannot reach {_proxy_named(settings)} ({reason}): {fix}.")
 
 
 def transport_error(settings: FleetSettings, exc: Exception) -> TransportError:
@@ -279,9 +381,11 @@ def _short_reason(exc: BaseException) -> str:
     for marker in ("Connection refused", "Name or service not known", "nodename nor servname"):
         if marker in text:
             return marker.lower() if marker != "Connection refused" else "connection refused"
-    match = re.search(r"\[SSL: [A-Z_]+\] ([^(]+?)(?: \(_ssl|\)|')", text)
+    match = re.search(r"\[SSL: [A-Z0-9_]+\] ([^(]+?)(?: \(_ssl|\)|')", text)
     if match:
-        return match[1].strip()
+        return match[1].strip().rstrip(".")
+    if "EOF occurred in violation of protocol" in text:
+        return "the connection closed during the TLS handshake"
     if "RemoteDisconnected" in text or "Connection aborted" in text:
         return "the connection closed without an answer"
     if "Connection reset" in text:
@@ -290,18 +394,37 @@ def _short_reason(exc: BaseException) -> str:
 
 
 _USER_INFO = re.compile(r"(?<=//)[^/@\s'\"]+@")
+# An Authorization-looking value: a scheme and a token. A token of lower-case letters only is
+# prose ("Basic authentication", "Bearer realm"), not a credential.
+_AUTHORIZATION_VALUE = re.compile(
+    r"\b(ApiKey|Basic|Bearer)(\s+)([A-Za-z0-9+/=._~\-]+)", re.IGNORECASE
+)
+
+
+def _mask_authorization(match: re.Match[str]) -> str:
+    token = match[3]
+    if token.isalpha() and token.islower():
+        return match[0]
+    return f"{match[1]} ***"
+
+
+def scrub(text: str, settings: FleetSettings) -> str:
+    """``text`` without any configured credential, URL user info or Authorization value."""
+    for value in settings.secret_values:
+        text = text.replace(value, "***")
+    text = _USER_INFO.sub("***@", text)
+    return _AUTHORIZATION_VALUE.sub(_mask_authorization, text)
+
+
+def one_line(text: str, settings: FleetSettings) -> str:
+    """Text from an answer as it goes into a message: scrubbed, one line, MAX_MESSAGE_CHARS."""
+    text = " ".join(scrub(text, settings).split())
+    if len(text) > MAX_MESSAGE_CHARS:
+        text = text[: MAX_MESSAGE_CHARS - 1].rstrip() + "…"
+    return text
 
 
 def underlying(exc: BaseException, settings: FleetSettings) -> UnderlyingError:
     """``exc`` as a secret-free cause: no configured credential, no URL user info."""
-    text = _USER_INFO.sub("***@", str(exc))
-    for value in (
-        settings.authorization,
-        settings.api_key,
-        settings.password,
-        settings.bearer_token,
-    ):
-        if value:
-            text = text.replace(value, "***")
     kind = type(exc)
-    return UnderlyingError(f"{kind.__module__}.{kind.__qualname__}", text)
+    return UnderlyingError(f"{kind.__module__}.{kind.__qualname__}", scrub(str(exc), settings))

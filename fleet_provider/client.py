@@ -26,7 +26,9 @@ from fleet_provider.answers import (
     item_of,
     items_of,
     parse_answer,
-    tls_message,
+    proxy_auth_error,
+    proxy_error,
+    tls_error,
     transport_error,
     underlying,
     unexpected,
@@ -36,7 +38,6 @@ from fleet_provider.exceptions import (
     ApiError,
     ConfigurationError,
     FleetError,
-    TLSError,
     UnderlyingError,
     UnexpectedResponseError,
 )
@@ -54,6 +55,7 @@ from fleet_provider.versions import KibanaVersion
 # Fleet's public routes have a single version; sending it is optional and always safe.
 API_VERSION = "2023-10-31"
 KEYS_PATH = "/api/fleet/enrollment_api_keys"
+POLICIES_PATH = "/api/fleet/agent_policies"
 STATUS_PATH = "/api/status"
 LIST_PAGE_SIZE = 1000
 
@@ -132,6 +134,7 @@ class FleetClient:
         url: str,
         params: Mapping[str, str | int] | None,
         body: Mapping[str, Any] | None,
+        timeout: tuple[float, float] | None = None,
     ) -> requests.Response:
         """Send one request through this thread's keep-alive adapter and read the answer.
 
@@ -161,7 +164,7 @@ class FleetClient:
         response = adapter.send(
             request,
             stream=False,
-            timeout=self._timeout,
+            timeout=timeout or self._timeout,
             verify=self._verify,
             cert=None,
             proxies=self._proxies,
@@ -192,11 +195,13 @@ class FleetClient:
         params: Mapping[str, str | int] | None = None,
         body: Mapping[str, Any] | None = None,
         retry: bool = True,
+        timeout: tuple[float, float] | None = None,
     ) -> Any:
         """Send one API call and return its parsed JSON; map failures to FleetError types.
 
         With ``retry`` (reads and revokes, which are safe to repeat), 429, 502, 503, 504,
         connection failures and unusable bodies are retried with capped, jittered backoff.
+        ``timeout`` (connect, read) replaces the settings' timeouts for this call.
         """
         base = self.settings.endpoint if self._base_url is None else self._base_url
         shown = f"{space_prefix(space_id)}{path}"
@@ -209,10 +214,17 @@ class FleetClient:
             retry_after: float | None = None
             cause: BaseException | None = None
             try:
-                response = self._send(method, url, params, body)
+                response = self._send(method, url, params, body, timeout)
             except requests.exceptions.SSLError as exc:
-                error: FleetError = TLSError(tls_message(self.settings, exc))
+                error: FleetError = tls_error(self.settings, exc)
                 cause = underlying(exc, self.settings)
+            except requests.exceptions.ProxyError as exc:
+                error = proxy_error(self.settings, exc)
+                cause = underlying(exc, self.settings)
+                if error.status == 407:
+                    # The proxy refused the credentials: asking again gets the same answer.
+                    log_attempt(method, shown, "407", started, attempt, attempts)
+                    raise error from cause
             except INVALID_REQUEST as exc:
                 raise ConfigurationError(invalid_request_message(self.settings, exc)) from (
                     underlying(exc, self.settings)
@@ -226,6 +238,11 @@ class FleetClient:
             else:
                 status = response.status_code
                 log_attempt(method, shown, str(status), started, attempt, attempts)
+                if status == 407:
+                    # A plain-http request went through the proxy, which wants credentials; the
+                    # body is the proxy's, never Kibana's, and goes into no message.
+                    response.close()
+                    raise proxy_auth_error(self.settings)
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 if status not in RETRY_STATUSES or attempt >= attempts:
                     try:
@@ -335,6 +352,24 @@ class FleetClient:
             space_id=space_id,
             params=params or None,
         )
+
+    def get_agent_policy(
+        self,
+        policy_id: str,
+        space_id: str | None = None,
+        *,
+        timeout: tuple[float, float] | None = None,
+    ) -> dict[str, Any]:
+        """GET one agent policy, once (no retry); its ``item``, any error as a FleetError."""
+        data = self._request(
+            "GET",
+            f"{POLICIES_PATH}/{quote(policy_id, safe='')}",
+            space_id=space_id,
+            retry=False,
+            timeout=timeout,
+        )
+        item = data.get("item") if isinstance(data, dict) else None
+        return item if isinstance(item, dict) else {}
 
     def kibana_version(self) -> KibanaVersion:
         """Kibana's version from ``GET /api/status``, read once per endpoint per process."""

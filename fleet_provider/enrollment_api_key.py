@@ -7,7 +7,9 @@ provider holds no credentials: connection settings are resolved on every call.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -15,15 +17,23 @@ from typing import Any
 import pulumi
 from pulumi import dynamic
 
-from fleet_provider import _sdk, model, naming, operations
+from fleet_provider import _sdk, model, naming, operations, preflight
 from fleet_provider.client import FleetClient, client_for
-from fleet_provider.config import ALL_SETTINGS, DEFAULT_SPACE_ID, FleetSettings, resolve_settings
-from fleet_provider.exceptions import InputError
+from fleet_provider.config import (
+    ALL_SETTINGS,
+    DEFAULT_SPACE_ID,
+    FleetSettings,
+    misspelled_config_keys,
+    resolve_settings,
+)
+from fleet_provider.exceptions import ConfigurationError, InputError
 from fleet_provider.inputs import check_inputs
 
 RESOURCE_MODULE = "fleet"
 RESOURCE_NAME = "EnrollmentApiKey"
 AUTONAMING_CONFIG = "pulumi:autonaming"
+
+_warned_keys: set[str] = set()
 
 
 class EnrollmentApiKeyProvider(dynamic.ResourceProvider):
@@ -44,7 +54,13 @@ class EnrollmentApiKeyProvider(dynamic.ResourceProvider):
         self._stack_config = {}
 
     def configure(self, req: dynamic.ConfigureRequest) -> None:
-        """Keep the stack's ``fleet:*`` config (values arrive as strings) for later calls."""
+        """Keep the stack's ``fleet:*`` config (values arrive as strings) for later calls.
+
+        Nothing is validated here: the Python host calls configure while it loads the provider
+        for the first call of a command (pulumi/dynamic/__main__.py get_provider), so a
+        ConfigurationError is reported by that call, ``check`` for preview and up, ``read`` and
+        ``delete`` for refresh and destroy. Misspelt setting keys are warned about.
+        """
         config: dict[str, str] = {}
         # The engine sends a dynamic provider the whole stack config (target.go
         # GetPackageConfig): the fleet:* settings and the project-wide pulumi:autonaming.
@@ -53,6 +69,14 @@ class EnrollmentApiKeyProvider(dynamic.ResourceProvider):
             if value is not None:
                 config[key] = str(value)
         self._stack_config = config
+        for key, setting in misspelled_config_keys(req.config.get):
+            if key not in _warned_keys:
+                _warned_keys.add(key)
+                print(
+                    f"warning: the stack config key {key} is not a fleet-provider setting and is "
+                    f"ignored: did you mean {setting}?",
+                    file=sys.stderr,
+                )
 
     def settings(self) -> FleetSettings:
         """Connection settings now: stack config, then the ``KIBANA_*`` environment."""
@@ -63,10 +87,31 @@ class EnrollmentApiKeyProvider(dynamic.ResourceProvider):
         return client_for(self.settings())
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
-        """Validate and normalise inputs, choosing an auto-name once; no HTTP call."""
+        """Validate and normalise inputs, choosing an auto-name once; check the settings.
+
+        A bad setting is a check failure (the CLI shows it as one line; an exception raised
+        here would reach the user as a traceback). For a key that may be created, Kibana is
+        asked once per process whether it accepts the credentials and knows the policy
+        (preflight.py); no other HTTP call.
+        """
         default_space = self._stack_config.get("fleet:spaceId") or DEFAULT_SPACE_ID
         autonaming = self._stack_config.get(AUTONAMING_CONFIG)
         inputs, failures = check_inputs(_olds or {}, news, default_space, autonaming)
+        try:
+            settings = self.settings()
+        except ConfigurationError as error:
+            failures.append(dynamic.CheckFailure("", str(error)))
+            return dynamic.CheckResult(inputs, failures)
+        policy_id, space_id = inputs.get("policy_id"), inputs.get("space_id")
+        if (
+            not failures
+            and isinstance(policy_id, str)
+            and isinstance(space_id, str)
+            and _may_create(_olds or {}, policy_id, space_id)
+        ):
+            failure = preflight.check_policy(client_for(settings), policy_id, space_id)
+            if failure is not None:
+                failures.append(dynamic.CheckFailure("", failure))
         return dynamic.CheckResult(inputs, failures)
 
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
@@ -75,7 +120,10 @@ class EnrollmentApiKeyProvider(dynamic.ResourceProvider):
         return dynamic.CreateResult(item["id"], model.outputs(props, item))
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
-        """GET the key: 404 means gone; a revoked key reads back with ``active: false``."""
+        """GET the key: 404 means gone; a revoked or an expired key reads back as such.
+
+        Revoked: ``active: false``; past its ``expire_at``: ``expired: true``.
+        """
         item = operations.read_key(self.client(), id_, model.space_of(props))
         if item is None:
             return dynamic.ReadResult(None, {})
@@ -83,7 +131,11 @@ class EnrollmentApiKeyProvider(dynamic.ResourceProvider):
         return _sdk.read_result(id_, outs, model.inputs_of(outs))
 
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
-        """A changed key input, a revoked key or a due rotation replaces; the rest updates."""
+        """A changed key input, a revoked or expired key, or a due rotation replaces; else update.
+
+        An expired key is replaced only when its ``expiration`` is a duration (a renewal): with a
+        timestamp the new key would be expired too (model.renewal_due).
+        """
         naming.remember_held_name(olds, news)  # the replacement's check must move past it
         reasons = model.replacement_reasons(id_, olds, news)
         if reasons == ["space_id"] and operations.lives_in_space(self.client(), id_, news):
@@ -107,6 +159,16 @@ class EnrollmentApiKeyProvider(dynamic.ResourceProvider):
 
 
 _PROVIDER = EnrollmentApiKeyProvider()
+
+
+def _may_create(olds: Mapping[str, Any], policy_id: str, space_id: str) -> bool:
+    """Whether this check may precede a create on the policy: a new key, or a new policy/space.
+
+    A check with olds of the same policy and space is for a key that exists; it creates nothing
+    unless a diff asks for a replacement, and the engine then checks again with no olds
+    (pulumi/pulumi pkg/resource/deploy/step_generator.go).
+    """
+    return not olds or olds.get("policy_id") != policy_id or olds.get("space_id") != space_id
 
 
 def stack_identity(resource_name: str, opts: pulumi.ResourceOptions | None) -> str:
@@ -165,6 +227,7 @@ class EnrollmentApiKey(dynamic.Resource, module=RESOURCE_MODULE, name=RESOURCE_N
     adopt_existing: pulumi.Output[bool | None]
     rotate_after: pulumi.Output[str | None]
     rotates_at: pulumi.Output[str | None]
+    expired: pulumi.Output[bool]
 
     def __init__(
         self,
@@ -180,22 +243,16 @@ class EnrollmentApiKey(dynamic.Resource, module=RESOURCE_MODULE, name=RESOURCE_N
         adopt_existing: pulumi.Input[bool] | None = None,
         rotate_after: pulumi.Input[str] | None = None,
     ) -> None:
-        if args is None:
-            if policy_id is None:
-                raise InputError(
-                    "policy_id",
-                    f"is required: EnrollmentApiKey {resource_name!r} needs the id of the agent "
-                    "policy its key enrolls agents into",
-                )
-            args = EnrollmentApiKeyArgs(
-                policy_id=policy_id,
-                name=name,
-                expiration=expiration,
-                space_id=space_id,
-                adopt_key_id=adopt_key_id,
-                adopt_existing=adopt_existing,
-                rotate_after=rotate_after,
-            )
+        keywords: dict[str, Any] = {
+            "policy_id": policy_id,
+            "name": name,
+            "expiration": expiration,
+            "space_id": space_id,
+            "adopt_key_id": adopt_key_id,
+            "adopt_existing": adopt_existing,
+            "rotate_after": rotate_after,
+        }
+        args = _args_of(resource_name, args, opts, keywords)
         props: dict[str, Any] = {key: None for key in model.OUTPUT_KEYS}
         props.update(
             policy_id=args.policy_id,
@@ -211,3 +268,85 @@ class EnrollmentApiKey(dynamic.Resource, module=RESOURCE_MODULE, name=RESOURCE_N
         secret_opts = pulumi.ResourceOptions(additional_secret_outputs=list(model.SECRET_OUTPUTS))
         merged = pulumi.ResourceOptions.merge(opts or pulumi.ResourceOptions(), secret_opts)
         _sdk.register(self, self._resource_type_name, resource_name, _PROVIDER, props, merged)
+
+
+def _shown(value: Any) -> str:
+    """A value as a call would be written: plain values as literals, anything else as ``...``."""
+    return repr(value) if isinstance(value, (str, bool, int, float)) else "..."
+
+
+def _call(resource_name: str, inputs: Mapping[str, Any], *, with_args: bool) -> str:
+    shown = ", ".join(f"{k}={_shown(v)}" for k, v in inputs.items() if v is not None)
+    if with_args:
+        return f"EnrollmentApiKey({resource_name!r}, EnrollmentApiKeyArgs({shown}))"
+    return f"EnrollmentApiKey({resource_name!r}, {shown})"
+
+
+def _args_of(
+    resource_name: str,
+    args: Any,
+    opts: Any,
+    keywords: Mapping[str, Any],
+) -> EnrollmentApiKeyArgs:
+    """The one set of inputs the constructor was given; InputError showing the right call.
+
+    Without this, a positional policy id fails with an AttributeError deep in the constructor
+    and keywords next to an args object are silently dropped.
+    """
+    given = {k: v for k, v in keywords.items() if v is not None}
+    if opts is not None and not isinstance(opts, pulumi.ResourceOptions):
+        raise InputError(
+            "opts",
+            f"must be a pulumi.ResourceOptions, not {type(opts).__name__}: write "
+            f"{_call(resource_name, given or {'policy_id': '...'}, with_args=False)[:-1]}, "
+            "opts=pulumi.ResourceOptions(...))",
+        )
+    if isinstance(args, pulumi.ResourceOptions):
+        raise InputError(
+            "opts",
+            "must be given by keyword (the second positional argument is an "
+            "EnrollmentApiKeyArgs): write "
+            f"{_call(resource_name, given or {'policy_id': '...'}, with_args=False)[:-1]}, "
+            "opts=pulumi.ResourceOptions(...))",
+        )
+    if args is not None and not isinstance(args, EnrollmentApiKeyArgs):
+        if isinstance(args, Mapping):
+            fields = {k: args.get(k) for k in keywords if args.get(k) is not None}
+            raise InputError(
+                "args",
+                f"must be an EnrollmentApiKeyArgs, not a {type(args).__name__}: write "
+                f"{_call(resource_name, fields, with_args=True)}",
+            )
+        # EnrollmentApiKey("x", "p1"): the policy id given where args go.
+        raise InputError(
+            "policy_id",
+            "must be given by keyword (the second positional argument is an "
+            "EnrollmentApiKeyArgs): write "
+            f"{_call(resource_name, {**given, 'policy_id': args}, with_args=False)}",
+        )
+    if args is None:
+        if keywords.get("policy_id") is None:
+            raise InputError(
+                "policy_id",
+                f"is required: EnrollmentApiKey {resource_name!r} needs the id of the agent "
+                "policy its key enrolls agents into",
+            )
+        return EnrollmentApiKeyArgs(**keywords)
+    if given:
+        in_args = {f.name: getattr(args, f.name) for f in dataclasses.fields(args)}
+        in_args = {k: v for k, v in in_args.items() if v is not None}
+        twice = [k for k in given if k in in_args]
+        if twice:
+            raise InputError(
+                twice[0],
+                "is given twice, in args and as a keyword: keep one, e.g. "
+                f"{_call(resource_name, in_args, with_args=True)}",
+            )
+        merged = {**in_args, **given}
+        raise InputError(
+            next(iter(given)),
+            "is given as a keyword next to args, and a keyword next to args would be ignored: "
+            f"give every input in args, {_call(resource_name, merged, with_args=True)}, or "
+            f"every input as a keyword, {_call(resource_name, merged, with_args=False)}",
+        )
+    return args

@@ -7,7 +7,8 @@
     ├── InputError                  a resource input is invalid (also reported by ``check``)
     ├── UnsupportedVersionError     the Kibana version cannot do what was asked
     ├── TransportError              no usable answer: connection refused, timeout, TLS
-    │   └── TLSError                the TLS handshake or certificate check failed
+    │   ├── TLSError                the TLS handshake or certificate check failed
+    │   └── ProxyError              the proxy refused the request (407) or could not be reached
     └── ApiError                    Kibana answered with an error status or an unusable body
         ├── BadRequestError         400
         ├── AuthenticationError     401
@@ -81,6 +82,16 @@ class TransportError(FleetError):
 
 class TLSError(TransportError):
     """The TLS handshake with Kibana failed, usually an untrusted certificate."""
+
+
+class ProxyError(TransportError):
+    """The proxy that HTTPS_PROXY, HTTP_PROXY or ALL_PROXY names refused the request or could not
+    be reached: the request never got to Kibana. ``status`` is 407 when it refused the
+    credentials, else None."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class ApiError(FleetError):

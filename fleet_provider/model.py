@@ -14,7 +14,13 @@ from typing import Any
 
 from fleet_provider._sdk import is_unknown
 from fleet_provider.config import DEFAULT_SPACE_ID
-from fleet_provider.durations import expiration_for_kibana, parse_duration, parse_timestamp
+from fleet_provider.durations import (
+    expiration_for_kibana,
+    is_duration,
+    parse_duration,
+    parse_timestamp,
+    read_timestamp,
+)
 from fleet_provider.naming import identity_of
 
 RESOURCE_TYPE = "pulumi-python:dynamic/fleet:EnrollmentApiKey"
@@ -30,7 +36,10 @@ INTERNAL_INPUTS = ("resource_name", "identity", "auto_named")
 INPUT_KEYS = (*USER_INPUTS, "adopt_key_id", *UPDATABLE_INPUTS, *INTERNAL_INPUTS)
 # Outputs read from Kibana, beside the inputs.
 KIBANA_OUTPUTS = ("api_key", "api_key_id", "active", "created_at", "hidden", "expire_at")
-OUTPUT_KEYS = (*INPUT_KEYS, *KIBANA_OUTPUTS, "full_name", "rotates_at")
+# Outputs the provider works out: Kibana's stored name, when rotation is due, and whether the
+# key has expired (Kibana keeps `active: true` after expiry, elastic/kibana#283866).
+DERIVED_OUTPUTS = ("full_name", "rotates_at", "expired")
+OUTPUT_KEYS = (*INPUT_KEYS, *KIBANA_OUTPUTS, *DERIVED_OUTPUTS)
 SECRET_OUTPUTS = ("api_key",)
 
 # Kibana stores "<name> (<document id>)"; the suffix is a v4 uuid in parentheses.
@@ -147,6 +156,7 @@ def outputs(props: Mapping[str, Any], item: Mapping[str, Any]) -> dict[str, Any]
     due = rotates_at(outs)
     if due is not None:
         outs["rotates_at"] = due
+    outs["expired"] = has_expired(outs)
     return outs
 
 
@@ -167,7 +177,18 @@ def updated_outputs(olds: Mapping[str, Any], news: Mapping[str, Any]) -> dict[st
     due_at = rotates_at(outs)
     if due_at is not None:
         outs["rotates_at"] = due_at
+    outs["expired"] = has_expired(outs)
     return outs
+
+
+def has_expired(outs: Mapping[str, Any], now: datetime | None = None) -> bool:
+    """True once the key's ``expire_at`` has passed.
+
+    Kibana leaves such a key ``active: true`` (``active`` records only whether Fleet revoked
+    it; elastic/kibana#283866, #284280), but Elasticsearch no longer accepts its API key.
+    """
+    moment = read_timestamp(outs.get("expire_at"))
+    return moment is not None and moment <= (now or datetime.now(timezone.utc))
 
 
 def rotates_at(outs: Mapping[str, Any]) -> str | None:
@@ -221,13 +242,26 @@ def replacing_changes(id_: str, olds: Mapping[str, Any], news: Mapping[str, Any]
 
 
 def replacement_reasons(id_: str, olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
-    """Why the key must be replaced: changed key inputs, a revoked key, a due rotation."""
+    """Why the key must be replaced: changed key inputs, a revoked key, a due rotation, or
+    an expired key whose ``expiration`` is a duration (a new key gets a new expiry)."""
     reasons = replacing_changes(id_, olds, news)
     if olds.get("active") is False:
         reasons.append("active")
     if rotation_due(olds, news):
         reasons.append("rotates_at")
+    if renewal_due(olds, news) and "expiration" not in reasons:
+        reasons.append("expired")
     return reasons
+
+
+def renewal_due(olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:
+    """True when the key has expired and its ``expiration`` is a duration, which renews it.
+
+    An expired key with a timestamp ``expiration`` is never replaced for it: its replacement
+    would have expired as well (check warns that the timestamp must move instead).
+    """
+    expiration = news.get("expiration")
+    return is_duration(expiration) and (olds.get("expired") is True or has_expired(olds))
 
 
 def updated_inputs(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:

@@ -36,7 +36,7 @@ from fleet_provider.model import (
 )
 from fleet_provider.naming import successors
 from fleet_provider.retry import backoff_delay, describe, is_transient
-from fleet_provider.versions import EXPIRATION_SINCE, FORCE_DELETE_SINCE
+from fleet_provider.versions import FORCE_DELETE_SINCE, KibanaVersion, ignores_expiration
 
 Item = dict[str, Any]
 """A key as Kibana reports it (``id``, ``name``, ``api_key``, ``active``, ...)."""
@@ -52,16 +52,75 @@ def create_key(client: FleetClient, props: Mapping[str, Any]) -> Item:
         if found is not None:
             return found
     request = KeyRequest.from_inputs(props)
-    if request.expiration is not None:
-        version = client.kibana_version()
-        # Kibana before 9.3 accepts `expiration` and silently ignores it: the token
-        # would never expire, so refuse rather than create it.
-        if version < EXPIRATION_SINCE:
-            raise UnsupportedVersionError(
-                f"Kibana {version} ignores expiration (it is honoured from 9.3): remove "
-                "expiration, or upgrade Kibana, to create this key"
-            )
-    return create_once(client, request)
+    if request.expiration is None:
+        return create_once(client, request)
+    version = client.kibana_version()
+    # Kibana without elastic/kibana#281324 accepts `expiration` and drops it: the token would
+    # never expire, so a release that certainly drops it is refused before anything exists.
+    if ignores_expiration(version):
+        raise UnsupportedVersionError(
+            f"Kibana {version} ignores expiration (it is honoured only by 8.19, 9.3, 9.4 and "
+            "9.5 patch releases with elastic/kibana#281324, and later releases): remove "
+            "expiration, or upgrade Kibana, to create this key"
+        )
+    item = create_once(client, request)
+    if not item.get("expire_at") and _forget_leftover(item):
+        # This resource's own key, left by an earlier run that asked for no expiration: it
+        # does not match this request, so it is revoked and the key created anew.
+        _discard(client, item, request.space_id, version)
+        item = create_once(client, request)
+    if not item.get("expire_at"):
+        raise _expiration_dropped(client, item, request, version)
+    return item
+
+
+def _forget_leftover(item: Item) -> bool:
+    with _leftovers_lock:
+        if str(item["id"]) in _adopted_leftovers:
+            _adopted_leftovers.discard(str(item["id"]))
+            return True
+    return False
+
+
+def _discard(client: FleetClient, item: Item, space_id: str, version: KibanaVersion) -> None:
+    """Revoke a key this create made (9.5+: remove its record too, freeing its name)."""
+    removable = version >= FORCE_DELETE_SINCE
+    with contextlib.suppress(KeyNotFoundError):
+        client.delete_enrollment_api_key(
+            str(item["id"]), space_id, force_delete=removable, include_hidden=removable
+        )
+
+
+def _expiration_dropped(
+    client: FleetClient, item: Item, request: KeyRequest, version: KibanaVersion
+) -> FleetError:
+    """Revoke a key Kibana created without the expiry asked for; the error to raise.
+
+    Kibana's answer carries ``expire_at`` exactly when it passed the expiry to Elasticsearch
+    (elastic/kibana#281324). A key without one never expires: it must not be kept, and must
+    not be stored as if it expired.
+    """
+    key_id = item["id"]
+    try:
+        _discard(client, item, request.space_id, version)
+    except FleetError as error:
+        failure = FleetError(
+            f"Kibana {version} ignored expiration, so its new key {key_id} never expires, and "
+            f"revoking that key failed ({error}): revoke it in Kibana (Fleet > Enrollment "
+            "tokens), then upgrade Kibana or remove expiration"
+        )
+        failure.__cause__ = error
+        return failure
+    done = "deleted" if version >= FORCE_DELETE_SINCE else "revoked"
+    note = ""
+    if not request.auto_named and version < FORCE_DELETE_SINCE:
+        note = f"; Kibana {version} keeps the revoked key's name, so also change name"
+    return UnsupportedVersionError(
+        f"Kibana {version} accepted expiration but ignored it (its answer has no expire_at), "
+        f"so the key it created ({key_id}) was {done}: upgrade Kibana to a release that "
+        "honours expiration (elastic/kibana#281324: later 8.19, 9.3, 9.4 and 9.5 patch "
+        f"releases), or remove expiration{note}"
+    )
 
 
 def create_once(client: FleetClient, request: KeyRequest) -> Item:
@@ -395,12 +454,12 @@ def delete_first(
     Kibana refuses a fixed name while a key holds it, so a replacement that keeps the name
     on the same policy goes delete-first. Before Kibana 9.5 a revoked key keeps its name
     forever, so the create after the delete would be refused and the stack left without a
-    key: when an input change asks for that, fail at preview instead. (A revoked key or a
-    due rotation never fails here: the stack must be able to recover.)
+    key: when an input change asks for that, fail at preview instead. (A revoked or expired
+    key or a due rotation never fails here: the stack must be able to recover.)
     """
     if not keeps_fixed_name(olds, news):
         return False
-    if set(reasons) - {"active", "rotates_at"}:
+    if set(reasons) - {"active", "rotates_at", "expired"}:
         version = client.kibana_version()
         if version < FORCE_DELETE_SINCE:
             raise UnsupportedVersionError(

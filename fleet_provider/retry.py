@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from fleet_provider.exceptions import (
     ApiError,
     FleetError,
+    ProxyError,
     TLSError,
     TransportError,
     UnexpectedResponseError,
@@ -59,9 +60,12 @@ def is_transient(error: FleetError) -> bool:
     """True for a failure worth another try: no answer, a proxy's error, an unusable body.
 
     The one decision behind every retry, reads, revokes and creates alike. A TLS failure is
-    not transient: a certificate that fails verification fails the same way every time.
+    not transient: a certificate that fails verification fails the same way every time; nor is
+    a proxy's 407, which refuses the same credentials the same way every time.
     """
     if isinstance(error, TLSError):
+        return False
+    if isinstance(error, ProxyError) and error.status == 407:
         return False
     if isinstance(error, (TransportError, UnexpectedResponseError)):
         return True

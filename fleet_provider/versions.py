@@ -27,5 +27,19 @@ class KibanaVersion(NamedTuple):
 
 FORCE_DELETE_SINCE = KibanaVersion(9, 5, 0)
 """``forceDelete``/``includeHidden`` on DELETE, which remove revoked or hidden keys."""
-EXPIRATION_SINCE = KibanaVersion(9, 3, 0)
-"""Kibana stores ``expiration``; earlier releases accept it and ignore it."""
+EXPIRATION_SINCE = KibanaVersion(8, 19, 0)
+"""The first release line that may honour ``expiration``; every release before ignores it.
+
+Kibana accepted ``expiration`` and dropped it before reaching Elasticsearch until
+elastic/kibana#281324 (July 2026), which was backported to the 8.19, 9.3, 9.4 and 9.5 lines:
+so which release of those lines honours it depends on the patch (an x.y.0 may still drop it),
+and whether a create honoured it is read from Kibana's answer (``expire_at``), not guessed.
+"""
+EXPIRATION_LINES_WITHOUT_FIX = (KibanaVersion(9, 0, 0), KibanaVersion(9, 3, 0))
+"""9.0, 9.1 and 9.2: lines after 8.19 that the fix was not backported to (from, before)."""
+
+
+def ignores_expiration(version: KibanaVersion) -> bool:
+    """True when this Kibana certainly drops ``expiration``: a fast refusal before any create."""
+    start, end = EXPIRATION_LINES_WITHOUT_FIX
+    return version < EXPIRATION_SINCE or start <= version < end

@@ -122,7 +122,7 @@ def test_adopt_existing_creates_the_key_when_there_is_none(
         ({"adopt_existing": True}, [("name", "name is required with adopt_existing: name the key to take over, e.g. Default")]),
         ({"adopt_existing": True, "name": "Default", "adopt_key_id": "k1"}, [("adopt_existing", "adopt_existing cannot be combined with adopt_key_id: keep one of them")]),
         ({"adopt_key_id": "k1", "expiration": "30d"}, [("expiration", "expiration cannot be set on an adopted key: Kibana cannot change an existing key's expiry; remove expiration or adopt_key_id")]),
-        ({"adopt_existing": "yes", "name": "Default"}, [("adopt_existing", "adopt_existing must be true or false, not str")]),
+        ({"adopt_existing": "yes", "name": "Default"}, [("adopt_existing", "adopt_existing must be true or false, not the string 'yes': pass a boolean (read one from stack config with pulumi.Config().get_bool)")]),
         ({"adopt_key_id": ""}, [("adopt_key_id", "adopt_key_id must be the id of an existing enrollment key (a non-empty string)")]),
         ({"adopt_key_id": "k1", "rotate_after": "30d"}, [("rotate_after", "rotate_after cannot be combined with adopt_key_id: a rotation needs a new key; remove adopt_key_id once the key is adopted, then set rotate_after")]),
         ({"rotate_after": "monthly"}, [("rotate_after", "rotate_after 'monthly' is not a duration: use a whole number followed by d, h, m or s, e.g. 30d, 24h, 90m, 60s")]),

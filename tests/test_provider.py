@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from pulumi.output import Unknown
 
+from fleet_provider import preflight
 from fleet_provider.client import forget_kibana_versions
 from fleet_provider.emulator import EmulatorServer
 from fleet_provider.emulator.admin import KibanaAdmin
@@ -32,6 +33,7 @@ class Kibana:
         self.admin = KibanaAdmin(server.url)
         self.admin.reset()
         forget_kibana_versions()
+        preflight.forget()
         self.provider = configured_provider(server.url)
 
     def up(self, **news: Any) -> tuple[str, dict[str, Any]]:
@@ -77,7 +79,8 @@ def test_check_picks_an_auto_name_once_and_keeps_it(kibana: Kibana) -> None:
     assert fresh.inputs["name"] == name
     other = kibana.provider.check({}, {"policy_id": POLICY, "resource_name": "windows"})
     assert other.inputs["name"].startswith("windows-")
-    assert kibana.requests() == before  # check makes no HTTP call
+    # check asks Kibana about the policy once (preflight.py), then makes no HTTP call
+    assert kibana.requests() == before + 1
 
 
 def test_check_keeps_a_fixed_name_and_takes_the_configured_space(kibana: Kibana) -> None:
@@ -125,10 +128,10 @@ def test_check_keeps_a_fixed_name_and_takes_the_configured_space(kibana: Kibana)
             "e.g. 30d, 24h, 90m, 60s",
         ),
         (
-            {"policy_id": "p", "expiration": "2020-01-01T00:00:00Z"},
+            {"policy_id": "p", "expiration": "2400-01-01T00:00:00Z"},
             "expiration",
-            "expiration '2020-01-01T00:00:00Z' is in the past: give a future timestamp, or a "
-            "duration such as 90d",
+            "expiration '2400-01-01T00:00:00Z' is more than 9223286400 seconds (about 292 years) "
+            "from now, the longest expiry Kibana takes: give an earlier time",
         ),
         (
             {"policy_id": "p", "space_id": "My Space"},
@@ -221,8 +224,9 @@ def test_create_refuses_expiration_that_kibana_would_ignore(emulator_at: Any) ->
     with pytest.raises(UnsupportedVersionError) as caught:
         kibana.up(policy_id=POLICY, expiration="30d")
     assert str(caught.value) == (
-        "Kibana 9.2.0 ignores expiration (it is honoured from 9.3): remove expiration, "
-        "or upgrade Kibana, to create this key"
+        "Kibana 9.2.0 ignores expiration (it is honoured only by 8.19, 9.3, 9.4 and 9.5 patch "
+        "releases with elastic/kibana#281324, and later releases): remove expiration, or "
+        "upgrade Kibana, to create this key"
     )
     assert len(kibana.admin.keys(POLICY)) == count
 

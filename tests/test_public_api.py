@@ -14,7 +14,7 @@ _NAMES = (
     "ApiError AuthenticationError AuthorizationError BadRequestError ConfigurationError "
     "ConflictError DuplicateNameError EnrollmentApiKey EnrollmentApiKeyArgs EnrollmentApiKeyInfo "
     "EnrollmentApiKeyProvider FleetError InputError KeyInAnotherSpaceError KeyNotFoundError "
-    "NotFoundError PolicyNotFoundError RouteNotFoundError ServerError "
+    "NotFoundError PolicyNotFoundError ProxyError RouteNotFoundError ServerError "
     "TLSError TransportError UnderlyingError UnexpectedResponseError UnsupportedVersionError "
     "__version__ get_enrollment_api_key get_enrollment_api_keys"
 )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+import http.server
+import threading
+from typing import Any, ClassVar
 
 import pytest
 import requests
@@ -12,7 +14,7 @@ from fleet_provider.config import resolve_settings
 from fleet_provider.emulator import EmulatorServer
 from fleet_provider.emulator.admin import KibanaAdmin
 from fleet_provider.enrollment_api_key import EnrollmentApiKeyProvider
-from fleet_provider.exceptions import ServerError, TLSError, TransportError
+from fleet_provider.exceptions import ProxyError, ServerError, TLSError, TransportError
 from fleet_provider.model import KeyRequest
 from fleet_provider.operations import create_once
 from tests.providers import configured_provider
@@ -156,3 +158,61 @@ def test_a_tls_failure_fails_create_read_and_delete_alike_without_retrying(
             call()
         assert sleeps == [], f"{name} was retried"
     assert len(admin.keys(POLICY)) == before
+
+
+class _RefusingProxy(http.server.BaseHTTPRequestHandler):
+    """A forward proxy that wants credentials it was not given: 407 to every request."""
+
+    seen: ClassVar[list[str]] = []
+
+    def _refuse(self) -> None:
+        self.seen.append(f"{self.command} {self.path}")
+        self.send_response(407, "Proxy Authentication Required")
+        self.send_header("Proxy-Authenticate", 'Basic realm="proxy"')
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_POST = do_DELETE = do_CONNECT = _refuse
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the test reads ``seen``."""
+
+
+def test_a_proxy_refusing_its_credentials_fails_create_read_and_delete_without_retrying(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A 407 answers the same credentials the same way every time; the create loop, which
+    # retries transport failures, must not take it for one.
+    _RefusingProxy.seen = []
+    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _RefusingProxy)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        variables = {"HTTP_PROXY": f"http://127.0.0.1:{proxy.server_address[1]}"}
+        for name, value in variables.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        settings = resolve_settings(
+            {
+                "fleet:endpoint": "http://kibana.invalid:5601",
+                "fleet:username": "elastic",
+                "fleet:password": "changeme",
+            },
+            variables,
+        )
+        sleeps: list[float] = []
+        client = FleetClient(settings, sleep=sleeps.append)
+        calls = {
+            "create": lambda: create_once(client, KeyRequest(POLICY, "proxied-key", "default")),
+            "read": lambda: client.get_enrollment_api_key("some-id"),
+            "delete": lambda: client.delete_enrollment_api_key("some-id"),
+        }
+        for name, call in calls.items():
+            before = len(_RefusingProxy.seen)
+            with pytest.raises(ProxyError, match=r"answered 407 Proxy Authentication Required"):
+                call()
+            assert len(_RefusingProxy.seen) == before + 1, f"{name} was sent again"
+            assert sleeps == [], f"{name} was retried"
+    finally:
+        proxy.shutdown()
+        proxy.server_close()

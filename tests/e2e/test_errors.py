@@ -15,6 +15,7 @@ import pytest
 import requests
 
 from fleet_provider import EnrollmentApiKey, EnrollmentApiKeyArgs
+from fleet_provider.harness.host import as_host_shows
 from tests.e2e.conftest import POLICY, Stack
 from tests.harness.engine import EngineError, secret
 
@@ -45,7 +46,9 @@ def _input(id_: str, inputs: dict[str, Any], reason: str) -> Case:
 
 
 def _config(id_: str, config: dict[str, Any], message: str, replace: bool = False) -> Case:
-    return Case(id_, f"{EXC}ConfigurationError: {message}", config=config, replace_config=replace)
+    # check resolves the settings, so preview reports a bad one as a check failure.
+    expected = f"{TYPE} resource 'k' has a problem: {message}"
+    return Case(id_, expected, config=config, replace_config=replace)
 
 
 INPUT_CASES = [
@@ -58,7 +61,7 @@ INPUT_CASES = [
     _input("unknown unit", {"expiration": "1y"}, "expiration '1y' is not a duration: use a whole number followed by d, h, m or s, e.g. 30d, 24h, 90m, 60s"),
     _input("zero duration", {"expiration": "0d"}, "expiration '0d' is not a duration: use a whole number followed by d, h, m or s, e.g. 30d, 24h, 90m, 60s"),
     _input("too long", {"expiration": "106752d"}, "expiration '106752d' is longer than Elasticsearch allows: at most 106751d"),
-    _input("past timestamp", {"expiration": "2020-01-01T00:00:00Z"}, "expiration '2020-01-01T00:00:00Z' is in the past: give a future timestamp, or a duration such as 90d"),
+    _input("timestamp beyond Kibana's longest expiry", {"expiration": "2400-01-01T00:00:00Z"}, "expiration '2400-01-01T00:00:00Z' is more than 9223286400 seconds (about 292 years) from now, the longest expiry Kibana takes: give an earlier time"),
     _input("naive timestamp", {"expiration": "2099-01-01T00:00:00"}, "expiration '2099-01-01T00:00:00' has no time zone: add Z or an offset such as +02:00"),
     _input("prose expiration", {"expiration": "next week"}, "expiration 'next week' is neither a duration (30d, 24h, 90m, 60s) nor an ISO-8601 timestamp (2027-01-01T00:00:00Z)"),
     _input("numeric expiration", {"expiration": 30.0}, "expiration must be a string such as 90d, not float"),
@@ -89,8 +92,8 @@ CONFIG_CASES = [
     _config(
         "username without password",
         {"fleet:endpoint": "{url}", "fleet:username": "elastic"},
-        "fleet:username/KIBANA_USERNAME is set but fleet:password (or KIBANA_PASSWORD) is not: "
-        "basic authentication needs both.",
+        "fleet:username is set but fleet:password is not: basic authentication needs both "
+        "(pulumi config set --secret fleet:password ...).",
         replace=True,
     ),
     _config(
@@ -125,7 +128,7 @@ CONFIG_CASES = [
 SERVER_CASES = [
     Case(
         "wrong password",
-        f"{EXC}AuthenticationError: Kibana answered 401: [security_exception: [security_exception] "
+        f"{TYPE} resource 'k' has a problem: Kibana answered 401: [security_exception: [security_exception] "
         "Reason: unable to authenticate user [elastic] for REST request [/_security/_authenticate]]: "
         "unable to authenticate user [elastic] for REST request [/_security/_authenticate]. Kibana "
         "did not accept the credentials (user 'elastic' from fleet:username/fleet:password): set "
@@ -168,8 +171,9 @@ SERVER_CASES = [
     ),
     Case(
         "expiration on a Kibana that ignores it",
-        f"{EXC}UnsupportedVersionError: Kibana 9.2.0 ignores expiration (it is honoured from "
-        "9.3): remove expiration, or upgrade Kibana, to create this key",
+        f"{EXC}UnsupportedVersionError: Kibana 9.2.0 ignores expiration (it is honoured only by "
+        "8.19, 9.3, 9.4 and 9.5 patch releases with elastic/kibana#281324, and later releases): "
+        "remove expiration, or upgrade Kibana, to create this key",
         inputs={"expiration": "30d"},
         version="9.2.0",
     ),
@@ -182,10 +186,9 @@ SERVER_CASES = [
     ),
     Case(
         "TLS to a plain HTTP port",
-        f"{EXC}TLSError: TLS with Kibana at https://127.0.0.1:{{port}} failed (wrong version "
-        "number): set fleet:caCerts (or KIBANA_CA_CERTS) to the PEM file of the CA that signed "
-        "Kibana's certificate, or fleet:insecure=true (KIBANA_INSECURE) to skip verification "
-        "outside production.",
+        f"{EXC}TLSError: TLS with Kibana at https://127.0.0.1:{{port}} failed: it answers plain "
+        "HTTP on that port, not TLS: set fleet:endpoint (or KIBANA_ENDPOINT) to "
+        "http://127.0.0.1:{port}, or to the port where Kibana serves TLS.",
         config={"fleet:endpoint": "https://127.0.0.1:{port}"},
     ),
     Case(
@@ -272,7 +275,7 @@ def test_bad_input_gets_one_clear_line_and_creates_nothing(
         )
         assert caught.value.last_line.endswith(f" has a problem: {case.expected}")
     else:
-        assert caught.value.last_line == _fill(case.expected, values)
+        assert caught.value.last_line == as_host_shows(_fill(case.expected, values))
     if case.faults is not None:
         requests.delete(f"{stack.url}/_emulator/faults", timeout=10).raise_for_status()
     assert _all_keys(stack) == keys_before
