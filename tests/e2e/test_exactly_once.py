@@ -16,6 +16,7 @@ import pulumi
 import pytest
 
 from fleet_provider import EnrollmentApiKey
+from fleet_provider.harness.host import PROJECT_ERROR, as_host_shows
 from tests.e2e.conftest import POLICY, Stack
 from tests.e2e.test_lifecycle import one_key
 from tests.harness.engine import EngineError, OperationResult
@@ -97,7 +98,7 @@ def test_a_create_slower_than_the_timeout_is_adopted_not_repeated(
         {"method": "POST", "path": CREATE, "action": "commit_late", "delay_ms": 1500, "times": 1},
     )
     failures = up_until_done(stack, one_key(), stack.config(timeout="0.5", maxRetries="0"))
-    assert all(line.startswith("fleet_provider.exceptions.") for line in failures)
+    assert all(line.startswith(PROJECT_ERROR) for line in failures)
     assert_exactly_tracked(stack, ["linux-hosts"])
 
 
@@ -251,11 +252,13 @@ def test_a_wrong_base_path_fails_refresh_and_destroy_and_keeps_the_state(
             getattr(stack.engine, command)(run_program=True)
         line = caught.value.last_line
         assert line.startswith(
-            "fleet_provider.exceptions.RouteNotFoundError: Kibana answered 404: Not Found."
+            as_host_shows(
+                "fleet_provider.exceptions.RouteNotFoundError: Kibana answered 404: Not Found."
+            )
         )
         assert f"Kibana has no such route at {server.root_url}{wrong}: set fleet:endpoint" in line
         assert stack.engine.saved_state() == before
-    with pytest.raises(EngineError, match="RouteNotFoundError"):
+    with pytest.raises(EngineError, match="Kibana has no such route at"):
         stack.engine.up(one_key(resource="another"), bad)
     stack.engine.set_config(good)
     stack.engine.destroy(run_program=True)
@@ -273,7 +276,9 @@ def test_a_policy_moved_to_another_space_is_never_dropped(
     with pytest.raises(EngineError) as caught:
         stack.engine.refresh()
     line = caught.value.last_line
-    assert line.startswith("fleet_provider.exceptions.KeyInAnotherSpaceError: Kibana answered 404:")
+    assert line.startswith(
+        as_host_shows("fleet_provider.exceptions.KeyInAnotherSpaceError: Kibana answered 404:")
+    )
     assert "set space_id (or fleet:spaceId) to the key's space" in line
     assert stack.engine.resource("linux-hosts").id == key_id
 
