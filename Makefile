@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv test test-all lint typecheck pytest emulator demo bench clean
+.PHONY: venv test test-all test-matrix lint typecheck pytest emulator demo bench clean
 
 venv: $(STAMP)
 
@@ -16,8 +16,11 @@ $(STAMP): pyproject.toml
 
 test: lint typecheck pytest  ## ruff, mypy and the whole test suite
 
-test-all:  ## the test suite on every Python 3.10-3.13 found on this machine
+test-all:  ## the test suite on every Python 3.10-3.13 found on this machine, newest pulumi
 	bash scripts/test_all.sh
+
+test-matrix:  ## what CI runs: the suite on Python 3.10 and 3.13 x the lowest and newest pulumi
+	bash scripts/matrix.sh
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
