@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from fleet_provider.client import FleetClient
+from fleet_provider.config import resolve_settings
 from fleet_provider.emulator import EmulatorServer
 from fleet_provider.emulator.admin import KibanaAdmin
 from fleet_provider.enrollment_api_key import EnrollmentApiKeyProvider
 from fleet_provider.exceptions import InputError
+from fleet_provider.model import name_kuery, policy_kuery
+from fleet_provider.operations import find_active
 from tests.providers import configured_provider
 
 POLICY = "fleet-server-policy"
@@ -187,3 +192,43 @@ def test_preview_warns_about_rotating_a_fixed_name(
     assert "has a fixed name and rotate_after" in capsys.readouterr().err
     check(provider, rotate_after="30d")
     assert capsys.readouterr().err == ""
+
+
+class TextMappedNames(FleetClient):
+    """A Kibana whose ``name`` field is analysed text: a ``name:<prefix>*`` kuery finds nothing.
+
+    How Kibana maps ``name`` is not documented; the emulator treats it as a keyword, so the
+    other mapping is produced here, the one thing this client changes.
+    """
+
+    kueries: list[str]
+
+    def iter_enrollment_api_keys(
+        self, kuery: str | None = None, space_id: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Kibana's list, except that a name-prefix kuery matches no key."""
+        self.kueries.append(kuery or "")
+        if kuery and " and name:" in kuery:
+            return iter(())
+        return super().iter_enrollment_api_keys(kuery, space_id)
+
+
+def test_a_name_the_narrowed_query_misses_is_found_by_listing_the_policy(
+    emulator: EmulatorServer, admin: KibanaAdmin
+) -> None:
+    made = admin.create_key(POLICY, "lookup-web")
+    admin.create_key(POLICY, "lookup-web-2")  # a longer name holds no "lookup-web"
+    client = TextMappedNames(
+        resolve_settings(
+            {
+                "fleet:endpoint": emulator.url,
+                "fleet:username": "elastic",
+                "fleet:password": "changeme",
+            },
+            {},
+        )
+    )
+    client.kueries = []
+    found = find_active(client, POLICY, "lookup-web", "default")
+    assert found is not None and found["id"] == made["id"]
+    assert client.kueries == [name_kuery(POLICY, "lookup-web"), policy_kuery(POLICY)]
