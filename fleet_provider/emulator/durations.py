@@ -5,8 +5,11 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 
-# Elasticsearch duration accepted for ``expiration`` (Kibana 9.3+, final form).
-ES_DURATION_RE = re.compile(r"^[1-9]\d*(d|h|m|s)$")
+# Elasticsearch duration accepted for ``expiration`` (Kibana 9.3+, final form):
+# ES_ENROLLMENT_KEY_DURATION_REGEX /^[1-9]\d*(d|h|m|s)$/ in Fleet's common/constants. It is a
+# JavaScript regex without the u and m flags, so \d is ASCII [0-9] and $ is the very end of the
+# text (Python's $ also matches before a final newline, and its \d any Unicode digit).
+ES_DURATION_RE = re.compile(r"[1-9][0-9]*(d|h|m|s)\Z")
 # Ceiling per unit: Long.MAX_VALUE nanoseconds, about 106,751 days (Kibana 9.3+).
 ES_DURATION_MAX_BY_UNIT = {"d": 106751, "h": 2562024, "m": 153721440, "s": 9223286400}
 _UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
@@ -21,7 +24,7 @@ def now_iso(moment: datetime) -> str:
 
 def duration_within_limits(text: str) -> bool:
     """True for an ES duration (``30d``, ``24h``, ``90m``, ``60s``) under its unit's ceiling."""
-    match = ES_DURATION_RE.match(text)
+    match = ES_DURATION_RE.match(text)  # match(): anchored at the start, as ^ is
     return bool(match) and int(text[:-1]) <= ES_DURATION_MAX_BY_UNIT[text[-1]]
 
 

@@ -6,6 +6,8 @@ import base64
 import re
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from tests.conformance.openapi import assert_matches
 from tests.conformance.target import KEYS, Target, assert_error
 
@@ -204,6 +206,26 @@ def test_create_without_expiration_has_no_expire_at(target: Target, policy_id: s
 def test_create_with_zero_duration_expiration_is_400(target: Target, policy_id: str) -> None:
     target.require("expiration")
     response = target.post(KEYS, json={"policy_id": policy_id, "expiration": "0d"})
+    assert_error(
+        response,
+        400,
+        "[request body.expiration]: Expiration must be a valid duration "
+        "(for example, 30d, 24h, 90m, 60s)",
+    )
+
+
+@pytest.mark.parametrize(
+    "expiration",
+    ["30d\n", "1\u0663d", "30\uff44", " 30d"],
+    ids=["final-newline", "arabic-indic-digits", "fullwidth-unit", "leading-space"],
+)
+def test_create_with_expiration_javascript_regex_refuses_is_400(
+    target: Target, policy_id: str, expiration: str
+) -> None:
+    # Kibana's ES_ENROLLMENT_KEY_DURATION_REGEX /^[1-9]\d*(d|h|m|s)$/ is a JavaScript regex
+    # without the u and m flags: \d is [0-9] and $ matches only at the very end.
+    target.require("expiration")
+    response = target.post(KEYS, json={"policy_id": policy_id, "expiration": expiration})
     assert_error(
         response,
         400,
