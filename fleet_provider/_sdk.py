@@ -14,6 +14,7 @@ from typing import Any
 import dill
 import pulumi
 from pulumi import dynamic
+from pulumi.runtime import mocks, settings
 
 # The pickle protocol of the ``__provider`` state field. The SDK uses pickle's default,
 # which is 4 up to Python 3.13 and 5 from 3.14: a fixed protocol keeps the stored string the
@@ -85,3 +86,26 @@ def register(
     pulumi.CustomResource.__init__(
         resource, f"pulumi-python:{type_name}", resource_name, props, opts
     )
+
+
+MOCKED_ATTRIBUTE = "fleet_provider_mocked"
+"""A ``pulumi.runtime.Mocks`` attribute: ``False`` says its monitor deploys for real (opt-out)."""
+
+
+def active_mocks() -> Any | None:
+    """The ``pulumi.runtime.Mocks`` the program runs under, or None in a real deployment.
+
+    ``pulumi.runtime.set_mocks`` makes a ``MockMonitor`` (``sdk/python/lib/pulumi/runtime/
+    mocks.py``) the monitor that ``pulumi.runtime.settings.get_monitor()`` returns; in a
+    deployment that is a gRPC stub. Both names are public in every supported ``pulumi``, and
+    ``MockMonitor.mocks`` is a declared attribute. A test engine that runs programs under its own
+    ``MockMonitor`` but deploys for real (its monitor answers with real providers' results) sets
+    ``fleet_provider_mocked = False`` on its Mocks: programs then behave as in a deployment.
+    """
+    monitor = settings.get_monitor()
+    if not isinstance(monitor, mocks.MockMonitor):
+        return None
+    in_use = getattr(monitor, "mocks", None)
+    if in_use is None or getattr(in_use, MOCKED_ATTRIBUTE, True) is False:
+        return None
+    return in_use

@@ -265,6 +265,11 @@ class EnrollmentApiKey(dynamic.Resource, module=RESOURCE_MODULE, name=RESOURCE_N
             resource_name=resource_name,
             identity=stack_identity(resource_name, opts),
         )
+        if args.name is None and args.adopt_key_id is None and _sdk.active_mocks() is not None:
+            # Under pulumi.runtime.set_mocks no provider check runs, so the mocks would see no
+            # name: the auto-name check would choose (naming.auto_name) is filled in here;
+            # fleet_provider.testing.FleetMocks drops it and lets the real check choose.
+            props.update(name=naming.auto_name({}, props), auto_named=True)
         secret_opts = pulumi.ResourceOptions(additional_secret_outputs=list(model.SECRET_OUTPUTS))
         merged = pulumi.ResourceOptions.merge(opts or pulumi.ResourceOptions(), secret_opts)
         _sdk.register(self, self._resource_type_name, resource_name, _PROVIDER, props, merged)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -20,6 +19,8 @@ from fleet_provider.exceptions import (
     PolicyNotFoundError,
     UnsupportedVersionError,
 )
+from fleet_provider.testing.plugin import EmulatorFactory
+from tests.conftest import TEST_USERS
 from tests.providers import configured_provider
 
 POLICY = "fleet-server-policy"
@@ -49,16 +50,15 @@ class Kibana:
         return int(self.admin.request_count()["total"])
 
 
+# The emulators come from fleet_provider.testing's public fixture, as a user's tests get them.
 @pytest.fixture
-def kibana(emulator_at: Callable[[str], EmulatorServer]) -> Kibana:
-    return Kibana(emulator_at("9.5.0"))
+def kibana(fleet_emulator_factory: EmulatorFactory) -> Kibana:
+    return Kibana(fleet_emulator_factory(kibana_version="9.5.0", users=TEST_USERS).server)
 
 
 @pytest.fixture(params=["8.19.0", "9.4.0"])
-def old_kibana(
-    request: pytest.FixtureRequest, emulator_at: Callable[[str], EmulatorServer]
-) -> Kibana:
-    return Kibana(emulator_at(request.param))
+def old_kibana(request: pytest.FixtureRequest, fleet_emulator_factory: EmulatorFactory) -> Kibana:
+    return Kibana(fleet_emulator_factory(kibana_version=request.param, users=TEST_USERS).server)
 
 
 # -- check ------------------------------------------------------------------------------------

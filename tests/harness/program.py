@@ -114,6 +114,11 @@ def sent_number() -> int | None:
 class NoMocks(mocks.Mocks):
     """The engine monitor handles registrations itself; anything else is unsupported."""
 
+    # The monitor deploys for real: fleet-provider's look-ups ask the configured Kibana and its
+    # resources leave naming to the provider, as in a deployment (fleet_provider/_sdk.py
+    # active_mocks).
+    fleet_provider_mocked = False
+
     def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         """Invokes are not supported by the harness."""
         raise NotImplementedError(f"the harness engine does not support invoke {args.token}")
