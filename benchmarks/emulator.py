@@ -22,7 +22,7 @@ class EmulatorProcess:
     clients share an interpreter lock with it. :attr:`admin` speaks to it over HTTP.
     """
 
-    def __init__(self, kibana_version: str = "9.5.0") -> None:
+    def __init__(self, kibana_version: str = "9.6.0") -> None:
         self._proc = subprocess.Popen(
             [
                 sys.executable,

@@ -44,7 +44,7 @@ def start_emulator() -> Iterator[StartEmulator]:
 def emulator_at(start_emulator: StartEmulator) -> Callable[[str], EmulatorServer]:
     """The session's emulator for a Kibana version, with ``TEST_USERS`` and the default policy."""
 
-    def at(version: str = "9.5.0") -> EmulatorServer:
+    def at(version: str = "9.6.0") -> EmulatorServer:
         return start_emulator(kibana_version=version, users=TEST_USERS)
 
     return at
@@ -52,8 +52,8 @@ def emulator_at(start_emulator: StartEmulator) -> Callable[[str], EmulatorServer
 
 @pytest.fixture(scope="session")
 def emulator(start_emulator: StartEmulator) -> EmulatorServer:
-    """The session's emulator: Kibana 9.5.0 with agent policy ``fleet-server-policy``."""
-    return start_emulator(kibana_version="9.5.0")
+    """The session's emulator: Kibana 9.6.0 with agent policy ``fleet-server-policy``."""
+    return start_emulator(kibana_version="9.6.0")
 
 
 @pytest.fixture

@@ -53,7 +53,7 @@ class Kibana:
 # The emulators come from fleet_provider.testing's public fixture, as a user's tests get them.
 @pytest.fixture
 def kibana(fleet_emulator_factory: EmulatorFactory) -> Kibana:
-    return Kibana(fleet_emulator_factory(kibana_version="9.5.0", users=TEST_USERS).server)
+    return Kibana(fleet_emulator_factory(kibana_version="9.6.0", users=TEST_USERS).server)
 
 
 @pytest.fixture(params=["8.19.0", "9.4.0"])

@@ -22,6 +22,10 @@ SECRET_SIG = "4dabf18193072939515e22adb298388d"
 
 
 class _Echo(pulumi.runtime.Mocks):
+    # These tests look at what the SDK sends a real engine, so the program must behave as in a
+    # deployment, not as under a user's unit-test mocks (fleet_provider/_sdk.py active_mocks).
+    fleet_provider_mocked = False
+
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         return f"{args.name}-id", dict(args.inputs)
 

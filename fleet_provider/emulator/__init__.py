@@ -1,7 +1,8 @@
 """A local emulator of Kibana's Fleet enrollment API keys HTTP API.
 
-What it emulates, per Kibana version (8.x, 9.0-9.4, 9.5+): the enrollment-key routes
-(create, list with ``kuery``, get, revoke/delete) under ``/api`` and ``/s/{space}/api``;
+What it emulates, per Kibana release (patch included: ``versions.py``): the enrollment-key
+routes (create, list with ``kuery``, get, revoke/delete, ``_bulk_delete`` from 9.5) under
+``/api`` and ``/s/{space}/api``;
 Kibana's order of checks (authentication, ``kbn-xsrf``, privileges,
 ``elastic-api-version``, request validation) and its exact error bodies; the stored
 key document (decorated name, base64 ``api_key``, ``created_at``, ``hidden``,
@@ -12,10 +13,11 @@ the UI pages a browser URL leads to; and test controls under ``/_emulator`` (fau
 injection, request counters, reset).
 
 What it does not reproduce: Elasticsearch itself (API keys are random strings, never
-really created or invalidated; ES-level failures are not produced except the result
-window), Fleet Server and Elastic Agents (no enrollment, no agent counts), the rest
-of Kibana and of the agent-policy API (integrations, outputs, copies, bulk routes
-including ``_bulk_delete``), strict-KQL subtleties beyond the key fields, the space
+really created or invalidated; of its failures only those Kibana's own requests cause: paging
+past the result window, a duplicate-name search Lucene cannot parse, an expiry past its
+ceiling), Fleet Server and Elastic Agents (no enrollment, no agent counts), the rest
+of Kibana and of the agent-policy API (integrations, outputs, copies, bulk routes),
+strict-KQL subtleties beyond the key fields, the space
 awareness migration state (spaces behave as on a new cluster of that version), and
 Kibana's real roles (three fixed roles stand in for role definitions).
 """

@@ -37,6 +37,14 @@ class EnrollmentKeyNotFoundError(FleetModelError):
         self.in_namespace = in_namespace
 
 
+class ApiKeyCreationError(FleetModelError):
+    """Elasticsearch refused to create the key's API key (a ``FleetError``: 400)."""
+
+
+class SearchFailedError(FleetModelError):
+    """An Elasticsearch search failed: neither a Fleet nor a Boom error, so a 500."""
+
+
 class SpaceExistsError(FleetModelError):
     """A space with this id already exists."""
 

@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from .durations import duration_to_timedelta, now_iso
+from .durations import duration_to_timedelta, now_iso, over_ceiling
+from .errors import ApiKeyCreationError
 from .spaces import DEFAULT_SPACE_ID
 from .versions import KibanaVersion
 
@@ -36,6 +37,24 @@ def name_clashes(existing_name: str, name: str) -> bool:
     """True when a key named ``existing_name`` blocks a new key named ``name``."""
     # Kibana 7.13+ tests in JavaScript: String.replace swaps the first occurrence only.
     return bool(_UUID_IN_PARENS_RE.match(existing_name.replace(name, "", 1).strip()))
+
+
+def duplicate_query(name: str, version: KibanaVersion) -> str:
+    """The ``query_string`` of Kibana's duplicate-name search for a new key named ``name``."""
+    # generateEnrollmentAPIKey: `(${providedKeyName.replace('!', '\\!')}) *` in 9.x (JavaScript
+    # replaces the first occurrence only); 8.x sent the name as it is. 9.0 is a choice.
+    escaped = name.replace("!", "\\!", 1) if version.major >= 9 else name
+    return f"({escaped}) *"
+
+
+def search_failure(query: str) -> str:
+    """Kibana's message for a search Elasticsearch refused to parse (an ES client error)."""
+    # @elastic/transport's ResponseError: the error type, then each root cause on its line.
+    # Elasticsearch's reason for a query_string it cannot parse; the whole text is inferred.
+    return (
+        "search_phase_execution_exception\n\tRoot causes:\n"
+        f"\t\tquery_shard_exception: Failed to parse query [{query}]\n"
+    )
 
 
 def new_key(
@@ -62,6 +81,15 @@ def new_key(
     if version.hidden_field:
         doc["hidden"] = bool(policy.get("supports_agentless") or policy.get("is_managed"))
     if expiration and version.expiration:
+        if over_ceiling(expiration):
+            # Only the first, backported validator lets such a value through (0d aside, which
+            # expires at once): Elasticsearch's TimeValue ceiling is Long.MAX_VALUE nanoseconds,
+            # and generateEnrollmentAPIKey wraps its refusal in a FleetError (400). The
+            # wording after the prefix is inferred.
+            raise ApiKeyCreationError(
+                "Impossible to create an api key: failed to parse [expiration] value "
+                f"[{expiration}]"
+            )
         doc["expire_at"] = now_iso(created + duration_to_timedelta(expiration))
     return doc
 

@@ -97,14 +97,20 @@ def fields(node: Node | None) -> Iterator[str]:
         yield from fields(child)
 
 
+def has_free_text(node: Node | None) -> bool:
+    """True when some term of the query names no field."""
+    if node is None:
+        return False
+    return node.op == "text" or any(has_free_text(child) for child in node.children)
+
+
 def field_error(node: Node | None, allowed: frozenset[str]) -> str | None:
     """Kibana's strict-KQL message for the first field outside the mapping, else None."""
     for name in fields(node):
         if "." in name:
-            kind, _, rest = name.partition(".")
-            if kind != PREFIX:
-                return f"KQLSyntaxError: This type '{kind}' is not allowed"
-            if rest not in allowed:
+            # hasFilterKeyError (routes/utils/filter_utils.ts): a dotted key is looked up in
+            # the saved-object index patterns as a whole, whatever its first part names.
+            if name.partition(".")[0] != PREFIX or name.partition(".")[2] not in allowed:
                 return (
                     f"KQLSyntaxError: This key '{name}' does NOT exist in "
                     f"{PREFIX} saved object index patterns"

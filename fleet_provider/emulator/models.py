@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from . import lucene
 from .errors import (
     AgentPolicyIdConflictError,
     AgentPolicyNameExistsError,
@@ -21,9 +22,10 @@ from .errors import (
     EnrollmentKeyNameExistsError,
     EnrollmentKeyNotFoundError,
     HostedAgentPolicyError,
+    SearchFailedError,
     SpaceExistsError,
 )
-from .keys import CreatedClock, name_clashes, new_key
+from .keys import CreatedClock, duplicate_query, name_clashes, new_key, search_failure
 from .policies import (
     NewPolicy,
     check_creation_spaces,
@@ -37,6 +39,8 @@ from .spaces import DEFAULT_SPACE, DEFAULT_SPACE_ID, key_in_space, policy_in_spa
 from .versions import KibanaVersion
 
 Doc = dict[str, Any]
+# bulkDeleteEnrollmentApiKeys lists at most this many keys for a kuery (perPage: 10000).
+BULK_KUERY_LIMIT = 10000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS spaces (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
@@ -241,6 +245,55 @@ class FleetBackend:
             doc["active"] = False
             self._save_key(key_id, doc)
 
+    def bulk_delete_enrollment_api_keys(
+        self,
+        *,
+        space_id: str,
+        key_ids: list[str] | None,
+        predicate: Callable[[Doc], bool],
+        force_delete: bool,
+        include_hidden: bool,
+    ) -> tuple[int, int]:
+        """Revoke (or remove) many keys at once (9.5+); ``(count, successCount)``.
+
+        ``services/api_keys/enrollment_api_key.ts`` ``bulkDeleteEnrollmentApiKeys``: the ids
+        given, or the first 10,000 keys the kuery matches, are fetched; missing keys, keys
+        outside the space and hidden keys (without ``include_hidden``) are skipped.
+        """
+        with self._lock, self._db:
+            if key_ids is None:
+                rows = self._db.execute(
+                    "SELECT id, doc FROM enrollment_api_keys ORDER BY created_at DESC, seq DESC"
+                ).fetchall()
+                docs = [{"id": key_id, **json.loads(raw)} for key_id, raw in rows]
+                found = [
+                    doc
+                    for doc in docs
+                    if key_in_space(doc, space_id, self.version.space_aware) and predicate(doc)
+                ][:BULK_KUERY_LIMIT]
+                count = len(found)
+            else:
+                found = []
+                for key_id in dict.fromkeys(key_ids):
+                    row = self._db.execute(
+                        "SELECT doc FROM enrollment_api_keys WHERE id=?", (key_id,)
+                    ).fetchone()
+                    if row is not None:
+                        doc = {"id": key_id, **json.loads(row[0])}
+                        if key_in_space(doc, space_id, self.version.space_aware):
+                            found.append(doc)
+                count = len(key_ids)
+            done = 0
+            for doc in found:
+                if doc.get("hidden") and not include_hidden:
+                    continue
+                if force_delete:
+                    self._db.execute("DELETE FROM enrollment_api_keys WHERE id=?", (doc["id"],))
+                else:
+                    self._save_key(doc["id"], {**doc, "active": False})
+                done += 1
+            return count, done
+
     # -- internals --------------------------------------------------------------------
     def _ensure_defaults(self) -> None:
         if not self._db.execute("SELECT 1 FROM spaces WHERE id=?", (DEFAULT_SPACE_ID,)).fetchone():
@@ -311,6 +364,12 @@ class FleetBackend:
                 raise AgentPolicyNameExistsError(f"Agent Policy '{name}' already exists")
 
     def _check_unique_name(self, policy_id: str, name: str) -> None:
+        # The search behind the check is a query_string `(<name>) *` on `name`; 9.x escapes the
+        # name's first `!` (String.replace), 8.x nothing. A name Lucene cannot parse fails
+        # the search, and with it the create (keys.duplicate_query).
+        query = duplicate_query(name, self.version)
+        if not lucene.parses(query):
+            raise SearchFailedError(search_failure(query))
         # Only names containing `name` can clash; SQLite narrows them down without decoding
         # every document of the policy, so a create stays cheap on a policy with many keys.
         rows = self._db.execute(

@@ -182,6 +182,9 @@ class KibanaApi(SupportRoutes):
             | errors.SpaceExistsError,
         ):
             return 409
+        if isinstance(err, errors.SearchFailedError):
+            # Neither a FleetError nor Boom: fleetErrorToResponseOptions's default, 500.
+            return 500
         if isinstance(err, errors.SavedObjectNotFoundError):
             # A saved-objects Boom 404, passed on by every version's Fleet error handler.
             return 404
@@ -225,6 +228,10 @@ class KibanaApi(SupportRoutes):
         try:
             node = kuery.parse(text) if text else None
         except kuery.KuerySyntaxError as err:
+            if self.version.kuery_errors_unwrapped:
+                # Early 8.x: the parser's error is neither a Fleet nor a Boom error, so
+                # server/errors/handlers.ts answers 500 with its message.
+                return error_response(500, str(err))
             return error_response(400, f"Kuery is malformed: {err}")
         start = int((page - 1) * per_page)
         if start < 0 or per_page < 0:
@@ -265,8 +272,35 @@ class KibanaApi(SupportRoutes):
         )
         return json_response(200, {"action": "deleted"})
 
+    def bulk_delete_enrollment_api_keys(self, call: Call) -> ApiResponse:
+        """POST /api/fleet/enrollment_api_keys/_bulk_delete (9.5+)."""
+        body = call.body
+        text = body.get("kuery")
+        node = None
+        if body.get("tokenIds") is None and text:
+            try:
+                node = kuery.parse(text)
+            except kuery.KuerySyntaxError as err:
+                return error_response(400, f"Kuery is malformed: {err}")
+        force = bool(body.get("forceDelete"))
+        count, done = self.backend.bulk_delete_enrollment_api_keys(
+            space_id=call.space_id,
+            key_ids=body.get("tokenIds"),
+            predicate=kuery.compile_predicate(node),
+            force_delete=force,
+            include_hidden=bool(body.get("includeHidden")),
+        )
+        # routes/enrollment_api_key/handler.ts: "deleted" with forceDelete, else "deactivated".
+        answer = {
+            "action": "deleted" if force else "deactivated",
+            "count": count,
+            "successCount": done,
+            "errorCount": 0,
+        }
+        return json_response(200, answer)
+
     def _created_item(self, doc: dict[str, Any]) -> dict[str, Any]:
-        if not self.version.hidden_field:
+        if not self.version.explicit_items:
             # 8.x returned the stored document: ``{id, ...body}``.
             return {k: v for k, v in doc.items() if k not in ("hidden",)}
         # 9.x builds the item explicitly: no ``hidden``, no ``namespaces``.
@@ -279,10 +313,10 @@ class KibanaApi(SupportRoutes):
         return item
 
     def _read_item(self, doc: dict[str, Any]) -> dict[str, Any]:
-        if not self.version.hidden_field:
+        if not self.version.explicit_items:
             # 8.x: ``{id, ...source, created_at, active: source.active || false}``.
             return {**doc, "active": bool(doc.get("active"))}
-        item = {
+        item: dict[str, Any] = {
             "id": doc["id"],
             "api_key_id": doc["api_key_id"],
             "api_key": doc["api_key"],
@@ -290,8 +324,9 @@ class KibanaApi(SupportRoutes):
             "policy_id": doc.get("policy_id"),
             "created_at": doc["created_at"],
             "active": bool(doc.get("active")),
-            "hidden": bool(doc.get("hidden")),
         }
+        if self.version.hidden_field:
+            item["hidden"] = bool(doc.get("hidden"))
         if "expire_at" in doc:
             item["expire_at"] = doc["expire_at"]
         return item

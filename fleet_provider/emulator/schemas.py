@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import kuery
-from .durations import duration_within_limits
+from .durations import duration_within_limits, first_form_duration
 from .validation import Field, ObjectSchema, optional, required_string
 from .versions import KibanaVersion
 
@@ -44,10 +44,28 @@ class RequestSchemas:
     body: ObjectSchema | None = None
 
 
-def _expiration(value: Any) -> str | None:
-    # Kibana 9.3+ final wording (isValidEnrollmentKeyExpiration).
+def _final_expiration(value: Any) -> str | None:
+    # Kibana 9.6+ (isValidEnrollmentKeyExpiration, common/services): the final wording.
     if not duration_within_limits(value):
         return "Expiration must be a valid duration (for example, 30d, 24h, 90m, 60s)"
+    return None
+
+
+def _first_expiration(value: Any) -> str | None:
+    # The backported patches of 8.19, 9.3, 9.4 and 9.5 (rest_spec/enrollment_api_key.ts as
+    # elastic/kibana#281324 merged it): a lower-case message, and 0d passes.
+    if not first_form_duration(value):
+        return "expiration must be a valid duration (e.g. 7d, 24h, 30m, 60s)"
+    return None
+
+
+BULK_DELETE_MAX_IDS = 10000
+"""``tokenIds`` of ``_bulk_delete`` holds at most this many ids (``maxSize``)."""
+
+
+def _ids_or_kuery(value: dict[str, Any]) -> str | None:
+    if value.get("tokenIds") is None and value.get("kuery") is None:
+        return "Either tokenIds or kuery must be provided"
     return None
 
 
@@ -62,6 +80,9 @@ def _kuery_check(version: KibanaVersion) -> Any:
         except kuery.KuerySyntaxError:
             # validateKuery lets unparsable text through; the handler reports it.
             return None
+        if version.kuery_free_text_refused and kuery.has_free_text(node):
+            # 8.10-8.13 validateKuery: a node without a key fails as an invalid key.
+            return "KQLSyntaxError: Invalid key"
         return kuery.field_error(node, allowed)
 
     return check
@@ -124,9 +145,14 @@ def schemas_for(handler: str, version: KibanaVersion) -> RequestSchemas:
     key_id = ObjectSchema((required_string("keyId"),))
     if handler == "post_enrollment_api_key":
         expiration = (
-            optional("expiration", "string", max_length=20, check=_expiration)
+            optional(
+                "expiration",
+                "string",
+                max_length=20,
+                check=_final_expiration if version.final_expiration_check else _first_expiration,
+            )
             if version.expiration
-            # Before 9.3 ``expiration`` is any string, accepted and dropped.
+            # Without elastic/kibana#281324 ``expiration`` is any string, accepted and dropped.
             else optional("expiration", "string")
         )
         return RequestSchemas(
@@ -157,6 +183,19 @@ def schemas_for(handler: str, version: KibanaVersion) -> RequestSchemas:
                     Field("includeHidden", "boolean", default=False),
                 )
             ),
+        )
+    if handler == "bulk_delete_enrollment_api_keys":
+        # rest_spec/enrollment_api_key.ts BulkDeleteEnrollmentAPIKeysRequestSchema (9.5+).
+        return RequestSchemas(
+            body=ObjectSchema(
+                (
+                    optional("tokenIds", "array", items="string", max_size=BULK_DELETE_MAX_IDS),
+                    optional("kuery", "string", check=_kuery_check(version)),
+                    Field("forceDelete", "boolean", default=False),
+                    Field("includeHidden", "boolean", default=False),
+                ),
+                check=_ids_or_kuery,
+            )
         )
     if handler == "post_agent_policy":
         return RequestSchemas(

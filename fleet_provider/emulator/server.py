@@ -31,7 +31,7 @@ from .responses import KibanaApi
 from .urls import check_base_path
 from .versions import KibanaVersion
 
-DEFAULT_VERSION = "9.5.0"
+DEFAULT_VERSION = "9.6.0"
 
 
 _date_cache: tuple[int, str] = (0, "")

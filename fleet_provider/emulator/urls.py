@@ -75,7 +75,19 @@ def _key_routes(base: str, available: Callable[[KibanaVersion], bool]) -> list[R
     ]
 
 
+def _bulk_delete(version: KibanaVersion) -> bool:
+    return version.bulk_delete
+
+
 ROUTES: tuple[Route, ...] = (
+    # Before {keyId}-routes would see it: POST has none, but keep the specific path first.
+    Route(
+        "POST",
+        KEYS + "/_bulk_delete",
+        "bulk_delete_enrollment_api_keys",
+        ((AGENTS_ALL,),),
+        available=_bulk_delete,
+    ),
     *_key_routes(KEYS, _always),
     *_key_routes(HYPHEN_KEYS, _hyphen),
     Route("POST", "/api/fleet/agent_policies", "post_agent_policy", ((POLICIES_ALL,),)),

@@ -49,6 +49,7 @@ class Field:
     max_length: int | None = None
     check: Check | None = None
     items: str | None = None  # element kind for arrays
+    max_size: int | None = None  # the most elements an array may have
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,9 @@ class ObjectSchema:
     """A ``schema.object`` with declared fields; unknown keys are refused."""
 
     fields: Sequence[Field] = field(default_factory=tuple)
+    # The object's own ``validate``, run on the validated object; its message follows
+    # ``[<namespace>]: ``.
+    check: Check | None = None
 
     def validate(self, value: Any, namespace: str) -> dict[str, Any]:
         """Return the validated object with defaults, or raise RequestValidationError."""
@@ -81,6 +85,10 @@ class ObjectSchema:
                 raise RequestValidationError(
                     f"[{namespace}.{key}]: definition for this key is missing"
                 )
+        if self.check is not None:
+            problem = self.check(result)
+            if problem:
+                raise RequestValidationError(f"[{namespace}]: {problem}")
         return result
 
 
@@ -89,6 +97,10 @@ def _validate_field(spec: Field, raw: Any, path: str) -> Any:
     if spec.kind == "array" and spec.items:
         for index, item in enumerate(value):
             _convert(spec.items, item, f"{path}.{index}")
+    if spec.kind == "array" and spec.max_size is not None and len(value) > spec.max_size:
+        raise RequestValidationError(
+            f"[{path}]: array size is [{len(value)}], but cannot be greater than [{spec.max_size}]"
+        )
     if isinstance(value, str):
         if spec.min_length is not None and len(value) < spec.min_length:
             raise RequestValidationError(

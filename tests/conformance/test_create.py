@@ -204,7 +204,7 @@ def test_create_without_expiration_has_no_expire_at(target: Target, policy_id: s
 
 
 def test_create_with_zero_duration_expiration_is_400(target: Target, policy_id: str) -> None:
-    target.require("expiration")
+    target.require("final_expiration_check")
     response = target.post(KEYS, json={"policy_id": policy_id, "expiration": "0d"})
     assert_error(
         response,
@@ -224,7 +224,7 @@ def test_create_with_expiration_javascript_regex_refuses_is_400(
 ) -> None:
     # Kibana's ES_ENROLLMENT_KEY_DURATION_REGEX /^[1-9]\d*(d|h|m|s)$/ is a JavaScript regex
     # without the u and m flags: \d is [0-9] and $ matches only at the very end.
-    target.require("expiration")
+    target.require("final_expiration_check")
     response = target.post(KEYS, json={"policy_id": policy_id, "expiration": expiration})
     assert_error(
         response,

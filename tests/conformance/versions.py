@@ -36,18 +36,39 @@ class Release:
 
     @property
     def typed_fleet_errors(self) -> bool:
-        """409 for duplicate names, 404 for unknown policies (9.0+)."""
+        """409 for duplicate names, 404 for unknown policies, service 404 wording (8.15+, a choice)."""
+        return (self.major, self.minor) >= (8, 15)
+
+    @property
+    def explicit_items(self) -> bool:
+        """Items built field by field, not the stored document (9.0+)."""
         return self.major >= 9
 
     @property
     def hidden_field(self) -> bool:
-        """``hidden`` on read items (9.0+)."""
-        return self.major >= 9
+        """``hidden`` on read items and in the kuery mapping (9.1+; not in 9.0.0)."""
+        return (self.major, self.minor) >= (9, 1)
 
     @property
     def expiration(self) -> bool:
-        """``expiration`` validated and returned as ``expire_at`` (9.3+)."""
-        return (self.major, self.minor) >= (9, 3)
+        """``expiration`` honoured (elastic/kibana#281324): 8.19.21+, 9.3.9+, 9.4.6+, 9.5.1+, 9.6+.
+
+        The first patch of each backported line is a choice.
+        """
+        if (self.major, self.minor) >= (9, 6):
+            return True
+        first = {(8, 19): 21, (9, 3): 9, (9, 4): 6, (9, 5): 1}.get((self.major, self.minor))
+        return first is not None and self.patch >= first
+
+    @property
+    def final_expiration_check(self) -> bool:
+        """The final ``expiration`` validator, no ``0d`` (9.6+); the backports' lets ``0d`` by."""
+        return (self.major, self.minor) >= (9, 6)
+
+    @property
+    def bulk_delete(self) -> bool:
+        """``POST /api/fleet/enrollment_api_keys/_bulk_delete`` (9.5+)."""
+        return (self.major, self.minor) >= (9, 5)
 
     @property
     def delete_options(self) -> bool:

@@ -43,7 +43,7 @@ def make_stack(
     """Start a provider host against a freshly reset emulator of the given Kibana version."""
     hosts: list[Hosts] = []
 
-    def make(version: str = "9.5.0", env: dict[str, str] | None = None) -> Stack:
+    def make(version: str = "9.6.0", env: dict[str, str] | None = None) -> Stack:
         server = emulator_at(version)
         admin = KibanaAdmin(server.url)
         admin.reset()

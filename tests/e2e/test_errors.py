@@ -33,7 +33,7 @@ class Case:
     expected: str
     inputs: dict[str, Any] = field(default_factory=dict)
     config: dict[str, Any] | None = None
-    version: str = "9.5.0"
+    version: str = "9.6.0"
     faults: list[dict[str, Any]] | None = None
     before: Callable[[Stack], None] | None = None
     failing_input: str | None = None  # set for check failures: the input the CLI names

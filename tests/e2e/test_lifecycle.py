@@ -207,7 +207,7 @@ def test_fixed_name_replacement_on_9_4_fails_at_preview_and_deletes_nothing(
 def test_fixed_name_replacement_on_9_5_deletes_first_and_reuses_the_name(
     make_stack: Callable[..., Stack],
 ) -> None:
-    stack = make_stack("9.5.0")
+    stack = make_stack("9.5.1")  # 9.5.0 drops expiration
     created = stack.engine.up(one_key(name="edge"), stack.config())
     replaced = stack.engine.up(one_key(name="edge", expiration="30d"), stack.config())
     assert replaced.ops("linux-hosts") == ["delete-replaced", "replace", "create-replacement"]

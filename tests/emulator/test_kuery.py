@@ -90,7 +90,9 @@ def test_kuery_field_error_accepts_the_prefixed_known_field() -> None:
 
 
 def test_kuery_field_error_for_another_prefix() -> None:
+    # Fleet's own hasFilterKeyError looks a dotted key up whole, whatever its first part.
     node = kuery.parse("fleet-agents.policy_id:p1")
     assert kuery.field_error(node, frozenset({"policy_id"})) == (
-        "KQLSyntaxError: This type 'fleet-agents' is not allowed"
+        "KQLSyntaxError: This key 'fleet-agents.policy_id' does NOT exist in "
+        "fleet-enrollment-api-keys saved object index patterns"
     )
