@@ -17,7 +17,7 @@ from typing import Any
 import pulumi
 from pulumi import dynamic
 
-from fleet_provider import _sdk, model, naming, operations, preflight
+from fleet_provider import _sdk, model, naming, operations, preflight, previous
 from fleet_provider.client import FleetClient, client_for
 from fleet_provider.config import (
     ALL_SETTINGS,
@@ -117,17 +117,34 @@ class EnrollmentApiKeyProvider(dynamic.ResourceProvider):
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
         """POST the key (or adopt one) and return every output; the id is Kibana's key id."""
         item = operations.create_key(self.client(), props)
-        return dynamic.CreateResult(item["id"], model.outputs(props, item))
+        outs = model.outputs(props, item)
+        if props.get("keep_previous"):
+            return dynamic.CreateResult(previous.resource_id(), outs)
+        return dynamic.CreateResult(item["id"], outs)
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
         """GET the key: 404 means gone; a revoked or an expired key reads back as such.
 
         Revoked: ``active: false``; past its ``expire_at``: ``expired: true``.
         """
-        item = operations.read_key(self.client(), id_, model.space_of(props))
+        client = self.client()
+        item = operations.read_key(
+            client, previous.current_key_id(id_, props), model.space_of(props)
+        )
         if item is None:
+            if props.get("keep_previous") and props.get("previous_key_id"):
+                # The previous key may still be active: keep the resource, so that the next
+                # up rotates (the current key reads as revoked) and destroy revokes it.
+                outs = {k: v for k, v in props.items() if k != "__provider"}
+                outs["active"] = False
+                previous.read_previous(client, outs)
+                return _sdk.read_result(id_, outs, model.inputs_of(outs))
             return dynamic.ReadResult(None, {})
         outs = model.outputs(props, item)
+        for key in previous.PREVIOUS_OUTPUTS:
+            if props.get(key):
+                outs[key] = props[key]
+        previous.read_previous(client, outs)
         return _sdk.read_result(id_, outs, model.inputs_of(outs))
 
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
@@ -138,6 +155,8 @@ class EnrollmentApiKeyProvider(dynamic.ResourceProvider):
         """
         naming.remember_held_name(olds, news)  # the replacement's check must move past it
         reasons = model.replacement_reasons(id_, olds, news)
+        if previous.rotates_in_place(olds, news, reasons):
+            return dynamic.DiffResult(changes=True, replaces=[])  # update rotates (previous.py)
         if reasons == ["space_id"] and operations.lives_in_space(self.client(), id_, news):
             return dynamic.DiffResult(changes=True, replaces=[])  # Kibana moved the key there
         if not reasons:
@@ -150,12 +169,18 @@ class EnrollmentApiKeyProvider(dynamic.ResourceProvider):
     def update(
         self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]
     ) -> dynamic.UpdateResult:
-        """Take new rotate_after/adopt_existing into the state (no Kibana call); full outputs."""
+        """Take new rotate_after/adopt_existing into the state (no Kibana call); full outputs.
+
+        With keep_previous, a rotation happens here instead of a replacement (previous.py).
+        """
+        reasons = model.replacement_reasons(_id, _olds, _news)
+        if previous.rotates_in_place(_olds, _news, reasons):
+            return dynamic.UpdateResult(previous.rotate(self.client(), _olds, _news))
         return dynamic.UpdateResult(model.updated_outputs(_olds, _news))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        """Revoke the key; done when Kibana reports it gone or revoked."""
-        operations.revoke_key(self.client(), id_, props)
+        """Revoke the key (and the previous one); done when Kibana reports them gone or revoked."""
+        previous.revoke_all(self.client(), id_, props)
 
 
 _PROVIDER = EnrollmentApiKeyProvider()
@@ -206,6 +231,8 @@ class EnrollmentApiKeyArgs:
     """With ``name``: take over the active key of that name on the policy, else create it."""
     rotate_after: pulumi.Input[str] | None = None
     """Replace the key once it is this old (a duration such as ``30d``)."""
+    keep_previous: pulumi.Input[bool] | None = None
+    """Rotate in place, keeping the previous token active until the next rotation."""
 
 
 class EnrollmentApiKey(dynamic.Resource, module=RESOURCE_MODULE, name=RESOURCE_NAME):
@@ -228,6 +255,10 @@ class EnrollmentApiKey(dynamic.Resource, module=RESOURCE_MODULE, name=RESOURCE_N
     rotate_after: pulumi.Output[str | None]
     rotates_at: pulumi.Output[str | None]
     expired: pulumi.Output[bool]
+    keep_previous: pulumi.Output[bool | None]
+    key_id: pulumi.Output[str]
+    previous_key_id: pulumi.Output[str | None]
+    previous_api_key: pulumi.Output[str | None]
 
     def __init__(
         self,
@@ -242,6 +273,7 @@ class EnrollmentApiKey(dynamic.Resource, module=RESOURCE_MODULE, name=RESOURCE_N
         adopt_key_id: pulumi.Input[str] | None = None,
         adopt_existing: pulumi.Input[bool] | None = None,
         rotate_after: pulumi.Input[str] | None = None,
+        keep_previous: pulumi.Input[bool] | None = None,
     ) -> None:
         keywords: dict[str, Any] = {
             "policy_id": policy_id,
@@ -251,6 +283,7 @@ class EnrollmentApiKey(dynamic.Resource, module=RESOURCE_MODULE, name=RESOURCE_N
             "adopt_key_id": adopt_key_id,
             "adopt_existing": adopt_existing,
             "rotate_after": rotate_after,
+            "keep_previous": keep_previous,
         }
         args = _args_of(resource_name, args, opts, keywords)
         props: dict[str, Any] = {key: None for key in model.OUTPUT_KEYS}
@@ -262,6 +295,7 @@ class EnrollmentApiKey(dynamic.Resource, module=RESOURCE_MODULE, name=RESOURCE_N
             adopt_key_id=args.adopt_key_id,
             adopt_existing=args.adopt_existing,
             rotate_after=args.rotate_after,
+            keep_previous=args.keep_previous,
             resource_name=resource_name,
             identity=stack_identity(resource_name, opts),
         )

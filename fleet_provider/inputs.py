@@ -56,6 +56,7 @@ def check_inputs(
         ("adopt_key_id", _check_adopt_key_id),
         ("adopt_existing", _check_adopt_existing),
         ("rotate_after", _check_rotate_after),
+        ("keep_previous", _check_keep_previous),
     ):
         value = news.get(key)
         if value is None or is_unknown(value):
@@ -67,6 +68,8 @@ def check_inputs(
         except InputError as error:
             failures.append(dynamic.CheckFailure(key, str(error)))
     failures.extend(rotation_failures(inputs))
+    if inputs.get("keep_previous") is False:
+        inputs.pop("keep_previous")  # the default: so False and leaving it out never differ
 
     if "policy_id" not in inputs and not any(f.property == "policy_id" for f in failures):
         failures.append(
@@ -100,6 +103,16 @@ def check_inputs(
         inputs["auto_named"] = True
         if not is_own_auto_name(olds, inputs["name"]):
             failures.extend(auto_name_failures(inputs["name"]))
+    if inputs.get("keep_previous") and inputs["auto_named"] is False and "name" in inputs:
+        # Kibana refuses a name while an active key holds it, and the previous key does.
+        failures.append(
+            dynamic.CheckFailure(
+                "keep_previous",
+                f"keep_previous cannot be combined with name {inputs['name']!r}: the previous "
+                "key stays active and keeps that name, so the next key could not take it; "
+                "leave name out for automatic names",
+            )
+        )
     if has_passed(inputs.get("expiration")):
         warn_expired(resource_name, inputs["expiration"])
     if inputs.get("rotate_after") and inputs["auto_named"] is False and not failures:
@@ -187,6 +200,17 @@ def adoption_failures(
                 "rotate_after",
                 "rotate_after cannot be combined with adopt_key_id: a rotation needs a new "
                 "key; remove adopt_key_id once the key is adopted, then set rotate_after",
+            )
+        )
+    if inputs.get("keep_previous") and (
+        news.get("adopt_key_id") is not None or news.get("adopt_existing")
+    ):
+        which = "adopt_key_id" if news.get("adopt_key_id") is not None else "adopt_existing"
+        failures.append(
+            dynamic.CheckFailure(
+                "keep_previous",
+                f"keep_previous cannot be combined with {which}: it rotates keys the resource "
+                f"creates itself; remove {which}",
             )
         )
     if inputs.get("adopt_key_id") is not None and news.get("expiration") is not None:
@@ -301,6 +325,13 @@ def _check_adopt_existing(value: Any, _old: Any) -> bool:
         )
     if not isinstance(value, bool):
         raise InputError("adopt_existing", f"must be true or false, not {type(value).__name__}")
+    return value
+
+
+def _check_keep_previous(value: Any, _old: Any) -> bool:
+    if not isinstance(value, bool):
+        shown = f"the string {value!r}" if isinstance(value, str) else type(value).__name__
+        raise InputError("keep_previous", f"must be true or false, not {shown}")
     return value
 
 

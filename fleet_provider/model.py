@@ -26,8 +26,9 @@ from fleet_provider.naming import identity_of
 RESOURCE_TYPE = "pulumi-python:dynamic/fleet:EnrollmentApiKey"
 """The type token the engine knows the resource by (module ``fleet``, name ``EnrollmentApiKey``)."""
 
-# Inputs whose change replaces the key: Kibana cannot change a key in place.
-USER_INPUTS = ("policy_id", "name", "expiration", "space_id")
+# Inputs whose change replaces the key: Kibana cannot change a key in place. (With
+# keep_previous, a changed expiration rotates the key in place instead: previous.py.)
+USER_INPUTS = ("policy_id", "name", "expiration", "space_id", "keep_previous")
 # Inputs that only steer the provider; a change to them updates the state, no Kibana call.
 UPDATABLE_INPUTS = ("rotate_after", "adopt_existing")
 # Inputs the resource adds itself: `check` gets no URN, so the resource passes its own name
@@ -39,8 +40,11 @@ KIBANA_OUTPUTS = ("api_key", "api_key_id", "active", "created_at", "hidden", "ex
 # Outputs the provider works out: Kibana's stored name, when rotation is due, and whether the
 # key has expired (Kibana keeps `active: true` after expiry, elastic/kibana#283866).
 DERIVED_OUTPUTS = ("full_name", "rotates_at", "expired")
-OUTPUT_KEYS = (*INPUT_KEYS, *KIBANA_OUTPUTS, *DERIVED_OUTPUTS)
-SECRET_OUTPUTS = ("api_key",)
+# The current key's Kibana id (the resource's id too, unless keep_previous), and with
+# keep_previous the key before it, still active until the next rotation.
+KEY_OUTPUTS = ("key_id", "previous_key_id", "previous_api_key")
+OUTPUT_KEYS = (*INPUT_KEYS, *KIBANA_OUTPUTS, *DERIVED_OUTPUTS, *KEY_OUTPUTS)
+SECRET_OUTPUTS = ("api_key", "previous_api_key")
 
 # Kibana stores "<name> (<document id>)"; the suffix is a v4 uuid in parentheses.
 _UUID = r"\([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\)"
@@ -153,6 +157,7 @@ def outputs(props: Mapping[str, Any], item: Mapping[str, Any]) -> dict[str, Any]
         if item.get(key) is not None:
             outs[key] = item[key]
     outs["full_name"] = item.get("name") or key_id
+    outs["key_id"] = key_id
     due = rotates_at(outs)
     if due is not None:
         outs["rotates_at"] = due

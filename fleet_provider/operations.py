@@ -224,6 +224,12 @@ def adopt_leftover(item: Item) -> Item:
     return _adopted(item, "that holds this resource's name, left by an earlier run")
 
 
+def forget_adopted(key_id: str) -> None:
+    """Stop treating ``key_id`` as a leftover this process adopted (see revoke_key)."""
+    with _leftovers_lock:
+        _adopted_leftovers.discard(key_id)
+
+
 def _adopted(item: Item, why: str) -> Item:
     logger.info("adopted enrollment key %s %s", item.get("id"), why)
     return item

@@ -377,3 +377,30 @@ def test_adopt_existing_takes_booleans(value: bool) -> None:
 )
 def test_adopt_key_id_is_one_id(value: Any, expected: str) -> None:
     assert reason("adopt_key_id", adopt_key_id=value) == expected
+
+
+# -- keep_previous ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"), [("true", "the string 'true'"), (1, "int"), (None, None)]
+)
+def test_keep_previous_is_a_boolean(value: Any, shown: str | None) -> None:
+    if shown is None:
+        assert failures(keep_previous=value) == []
+        return
+    assert reason("keep_previous", keep_previous=value) == (
+        f"keep_previous must be true or false, not {shown}"
+    )
+
+
+def test_keep_previous_false_is_the_same_as_leaving_it_out() -> None:
+    # So that writing the default never reads as a change, which would replace the key.
+    assert "keep_previous" not in check(keep_previous=False)[0]
+    assert check(keep_previous=True)[0]["keep_previous"] is True
+
+
+def test_keep_previous_with_an_own_auto_name_copied_by_ignore_changes_is_accepted() -> None:
+    olds = check(keep_previous=True)[0]
+    assert check(olds, keep_previous=True, name=olds["name"])[1] == []
+    assert [p for p, _ in failures(keep_previous=True, name=olds["name"])] == ["keep_previous"]

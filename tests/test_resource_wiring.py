@@ -67,7 +67,7 @@ def _pickled_provider(props: dict[str, Any]) -> bytes:
 
 
 @pulumi.runtime.test
-def test_registers_the_fleet_type_with_api_key_as_secret_output(
+def test_registers_the_fleet_type_with_the_tokens_as_secret_outputs(
     monitor: _CapturingMonitor,
 ) -> Any:
     key = EnrollmentApiKey("linux-hosts", policy_id="fleet-server-policy", expiration="90d")
@@ -75,7 +75,7 @@ def test_registers_the_fleet_type_with_api_key_as_secret_output(
     def check(_: Any) -> None:
         request, props = _registered(monitor, "linux-hosts")
         assert request.type == "pulumi-python:dynamic/fleet:EnrollmentApiKey"
-        assert list(request.additionalSecretOutputs) == ["api_key"]
+        assert list(request.additionalSecretOutputs) == ["api_key", "previous_api_key"]
         assert props["policy_id"] == "fleet-server-policy"
         assert props["expiration"] == "90d"
         assert props["resource_name"] == "linux-hosts"
@@ -96,7 +96,11 @@ def test_args_class_and_user_options_are_merged(monitor: _CapturingMonitor) -> A
 
     def check(_: Any) -> None:
         request, props = _registered(monitor, "win")
-        assert sorted(request.additionalSecretOutputs) == ["api_key", "full_name"]
+        assert sorted(request.additionalSecretOutputs) == [
+            "api_key",
+            "full_name",
+            "previous_api_key",
+        ]
         assert request.protect is True
         assert request.retainOnDelete is True
         assert (props["policy_id"], props["name"], props["space_id"]) == ("p1", "windows", "ops")
