@@ -12,8 +12,9 @@ from fleet_provider.emulator import EmulatorServer
 from fleet_provider.emulator.admin import KibanaAdmin
 
 DEFAULT_POLICY = "fleet-server-policy"
-# A superuser, and a user whose role can read keys but not create or revoke them.
-TEST_USERS = ["elastic:changeme:superuser", "viewer:viewer-pass:fleet-read"]
+# A superuser, and a user whose role can read keys but not create or revoke them: the
+# emulator's fleet-setup role (Kibana's Fleet: Read may not even list keys).
+TEST_USERS = ["elastic:changeme:superuser", "viewer:viewer-pass:fleet-setup"]
 
 StartEmulator = Callable[..., EmulatorServer]
 

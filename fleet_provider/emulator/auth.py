@@ -1,8 +1,27 @@
 """Who may call the emulator: users, API keys and bearer tokens, each with a role.
 
-A role is a set of Kibana privileges. ``superuser`` has all of them, ``fleet-read``
-can read Fleet (it holds ``fleet-setup``, the privilege that lets read-only callers
-list enrollment keys), ``none`` holds nothing.
+A role is a set of Kibana API privileges (what Kibana's feature privileges grant):
+
+- ``superuser`` holds all of them.
+- ``fleet-read`` is Fleet: Read: ``fleet-read`` and, through the sub-features that Read
+  includes, ``fleet-agents-read``, ``fleet-agent-policies-read`` and ``fleet-settings-read``.
+  It may read agent policies, but listing or reading enrollment keys is 403: those routes
+  want ``fleet-agents-all`` or ``fleet-setup``.
+- ``fleet-setup`` holds only the reserved ``fleet-setup`` privilege, as the
+  ``elastic/fleet-server`` service account does: it may list and read keys and read agent
+  policies, and may not create or revoke keys. It is Kibana's only way to read keys
+  without being able to write them.
+- ``none`` holds nothing.
+
+Kibana: the ``fleetv2`` feature in ``x-pack/platform/plugins/shared/fleet/server/plugin.ts``
+(``read`` grants ``fleet-read``; each sub-feature's ``*_read`` privilege is ``includeIn:
+'read'``; ``fleet-setup`` is reserved, ``excludeFromBasePrivileges``, "intended for use by the
+elastic/fleet-server service account only"), the key routes'
+``requiredPrivileges``/``fleetAuthz`` in ``server/routes/enrollment_api_key/index.ts`` (9.x:
+any of ``fleet-agents-all``, ``fleet-setup``; 8.x: ``readEnrollmentTokens``, which
+``calculateAuthz`` in ``common/authz.ts`` grants for Fleet: All, ``fleet-setup`` or Agents: All),
+and ``x-pack/test/fleet_api_integration/apis/enrollment_api_keys/privileges.ts``, where the
+Fleet: Read and Agents: Read users get 403 on ``GET /api/fleet/enrollment_api_keys``.
 """
 
 from __future__ import annotations
@@ -14,6 +33,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 FLEET_PRIVILEGES = (
+    "fleet-read",
     "fleet-agents-all",
     "fleet-agents-read",
     "fleet-setup",
@@ -27,8 +47,9 @@ FLEET_PRIVILEGES = (
 ROLES: dict[str, frozenset[str]] = {
     "superuser": frozenset(FLEET_PRIVILEGES),
     "fleet-read": frozenset(
-        {"fleet-agents-read", "fleet-setup", "fleet-agent-policies-read", "fleet-settings-read"}
+        {"fleet-read", "fleet-agents-read", "fleet-agent-policies-read", "fleet-settings-read"}
     ),
+    "fleet-setup": frozenset({"fleet-setup"}),
     "none": frozenset(),
 }
 

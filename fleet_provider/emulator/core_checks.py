@@ -1,4 +1,4 @@
-"""Kibana core's checks before a route handler: payload parsing and the API-version header."""
+"""Kibana core's checks before a route handler: payload, ``kbn-version`` and API-version header."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 from datetime import date
 from typing import Any
 
-from .messages import ApiRequest, error_response
+from .messages import ApiRequest, ApiResponse, error_response
 from .urls import Route
 
 API_VERSION = "2023-10-31"
@@ -29,6 +29,28 @@ def parse_payload(request: ApiRequest) -> Any:
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+def client_version_problem(sent: str | None, server_version: str) -> ApiResponse | None:
+    """Core's check that a browser client is of the server's build: its 400, or None."""
+    # createVersionCheckPostAuthHandler (src/core/packages/http/server-internal/src/
+    # lifecycle_handlers.ts; packages/core/http/core-http-server-internal in 8.x, the same
+    # code in 8.x and 9.x): an onPostAuth handler, registered right after the xsrf one, so it runs
+    # for every matched route and method (API routes, pages, /login) after authentication and
+    # payload parsing, after the xsrf check and before the security plugin's privilege check
+    # (9.x). hapi runs no onPostAuth for its notFound route (lib/route.js: a special route's
+    # cycle is drain and handler), so an unknown path stays core's 404. A missing or empty
+    # header passes; any other value must equal the server's packageInfo.version exactly. It
+    # is on while server.versioned.strictClientVersionCheck is true, the default outside
+    # serverless (http_config.ts).
+    if not sent or sent == server_version:
+        return None
+    return error_response(
+        400,
+        "Browser client is out of date, please refresh the page "
+        f'("kbn-version" header was "{sent}" but should be "{server_version}")',
+        attributes={"expected": server_version, "got": sent},
+    )
 
 
 def version_problem(route: Route, header: str | None, pairs: list[tuple[str, str]]) -> str | None:

@@ -64,8 +64,17 @@ def json_response(status: int, payload: Any, headers: dict[str, str] | None = No
     return ApiResponse(status, body, JSON_TYPE, dict(headers or {}))
 
 
-def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> ApiResponse:
-    """Kibana's Boom-style error body ``{"statusCode", "error", "message"}``."""
-    return json_response(
-        status, {"statusCode": status, "error": reason(status), "message": message}, headers
-    )
+def error_response(
+    status: int,
+    message: str,
+    headers: dict[str, str] | None = None,
+    *,
+    attributes: Mapping[str, Any] | None = None,
+) -> ApiResponse:
+    """Kibana's Boom-style error body ``{"statusCode", "error", "message"[, "attributes"]}``."""
+    body: dict[str, Any] = {"statusCode": status, "error": reason(status), "message": message}
+    if attributes is not None:
+        # Core's HapiResponseAdapter.toError (response_adapter.ts in core's http router, 8.x and
+        # 9.x) copies an error body's `attributes` onto the Boom payload, after `message`.
+        body["attributes"] = dict(attributes)
+    return json_response(status, body, headers)

@@ -1,12 +1,12 @@
 """Kibana's order of checks, the enrollment-key handlers and Kibana-shaped answers.
 
 Order for a matched route (Kibana 9.x): base path and space rewrites, authentication
-(401), payload parsing (400), ``kbn-xsrf`` (400), privileges (403),
-``elastic-api-version`` (400), params, query and body validation (400), handler
-(404/409). Kibana 8.x checks Fleet privileges inside the route handler, after
-validation, and answers a bare ``Forbidden``. Handlers raise the backend's
-``FleetModelError``s; ``KibanaApi.handle`` turns them into Kibana's error answers in
-one place. The routes around keys are handled in ``support_routes``.
+(401), payload parsing (400), ``kbn-xsrf`` (400), a ``kbn-version`` other than the
+release's (400), privileges (403), ``elastic-api-version`` (400), params, query and body
+validation (400), handler (404/409). Kibana 8.x checks Fleet privileges inside the route
+handler, after validation, and answers a bare ``Forbidden``. Handlers raise the backend's
+``FleetModelError``s; ``KibanaApi.handle`` turns them into Kibana's error answers in one
+place. The routes around keys are handled in ``support_routes``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl
 
 from . import errors, kuery
 from .auth import AuthFailure, Credentials, Principal
-from .core_checks import API_VERSION, parse_payload, version_problem
+from .core_checks import API_VERSION, client_version_problem, parse_payload, version_problem
 from .messages import ApiRequest, ApiResponse, Call, error_response, json_response
 from .models import FleetBackend
 from .schemas import RequestSchemas, schemas_for
@@ -92,6 +92,11 @@ class KibanaApi(SupportRoutes):
 
         if request.method not in ("GET", "OPTIONS") and not _is_ajax(headers):
             return error_response(400, "Request must contain a kbn-xsrf header.")
+        # Core's next onPostAuth handler (8.x and 9.x): a kbn-version that is not this
+        # release's is refused, whatever the method; see client_version_problem.
+        outdated = client_version_problem(headers.get("kbn-version"), str(self.version))
+        if outdated:
+            return outdated
 
         early_authz = self.version.core_authz or not route.fleet
         if early_authz:

@@ -28,6 +28,7 @@ from .faults import FaultInjector, load_fault_plan
 from .messages import ApiRequest, ApiResponse, error_response, reason
 from .models import FleetBackend
 from .responses import KibanaApi
+from .security_headers import security_headers
 from .urls import check_base_path
 from .versions import KibanaVersion
 
@@ -164,6 +165,7 @@ class _Handler(BaseHTTPRequestHandler):
             f"Content-Type: {response.content_type}",
             f"Content-Length: {len(response.body)}",
             f"Date: {_http_date()}",
+            *self.server.emulator.security_header_lines,
             "kbn-name: kibana",
             "Cache-Control: private, no-cache, no-store, must-revalidate",
         ]
@@ -217,6 +219,11 @@ class EmulatorServer:
         self.base_path = check_base_path(base_path) if base_path else ""
         self.requested_port = port
         self.version = KibanaVersion.parse(kibana_version)
+        # Core's default security headers go on every answer, 404s and errors included: one
+        # place for all of them (security_headers.py says which, per release).
+        self.security_header_lines = tuple(
+            f"{name}: {value}" for name, value in security_headers(self.version)
+        )
         users = list(users) if users is not None else []
         self.credentials = auth.Credentials(users or [auth.DEFAULT_USER], api_keys, bearer_tokens)
         self.backend = FleetBackend(self.version, os.fspath(data) if data else None, policies)

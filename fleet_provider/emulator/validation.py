@@ -1,8 +1,9 @@
 """Request validation with the messages of Kibana's ``@kbn/config-schema``.
 
 Objects check their declared keys in order, then refuse unknown keys; the first
-problem wins (Joi's ``abortEarly``). Query strings arrive as text, so numbers and
-booleans are converted the way Joi converts them.
+problem wins (Joi's ``abortEarly``). Query strings arrive as text, so numbers are
+converted the way Joi converts them (surrounding blanks allowed) and booleans the way
+config-schema does (``true``/``false`` in any case, never trimmed).
 """
 
 from __future__ import annotations
@@ -134,8 +135,12 @@ def _convert(kind: str, raw: Any, path: str) -> Any:
     if kind == "boolean":
         if isinstance(raw, bool):
             return raw
-        if isinstance(raw, str) and raw.strip().lower() in ("true", "false"):
-            return raw.strip().lower() == "true"
+        # @kbn/config-schema's boolean coerce (internals/index.ts of kbn-config-schema:
+        # src/platform/packages/shared/ in 9.x, packages/ in 8.x, the same code): a string is
+        # lower-cased and must then be exactly "true" or "false". Case does not matter, but
+        # nothing is trimmed, so "?forceDelete=%20true" is a string and refused.
+        if isinstance(raw, str) and raw.lower() in ("true", "false"):
+            return raw.lower() == "true"
     if kind == "array" and isinstance(raw, list):
         return raw
     raise RequestValidationError(

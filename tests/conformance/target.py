@@ -72,7 +72,15 @@ REASONS = {
 }
 
 
-def assert_error(response: requests.Response, status: int, message: str) -> None:
-    """The response is Kibana's error body with exactly this status and message."""
-    expected = {"statusCode": status, "error": REASONS[status], "message": message}
+def assert_error(
+    response: requests.Response,
+    status: int,
+    message: str,
+    *,
+    attributes: dict[str, Any] | None = None,
+) -> None:
+    """The response is Kibana's error body with exactly this status, message and attributes."""
+    expected: dict[str, Any] = {"statusCode": status, "error": REASONS[status], "message": message}
+    if attributes is not None:
+        expected["attributes"] = attributes
     assert (response.status_code, response.json()) == (status, expected)

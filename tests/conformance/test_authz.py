@@ -1,4 +1,9 @@
-"""Roles and Kibana 9.x privilege errors (the emulator's fixed roles)."""
+"""Roles and Kibana 9.x privilege errors (the emulator's fixed roles).
+
+``reader`` is ``fleet-setup`` (reads keys, writes none), ``fleetread`` is Fleet: Read, which
+may not list or read keys (x-pack/test/fleet_api_integration/apis/enrollment_api_keys/
+privileges.ts; the key routes want ``fleet-agents-all`` or ``fleet-setup``).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,16 @@ import requests
 from tests.conformance.target import KEYS, XSRF, Target, assert_error
 from tests.conftest import StartEmulator
 
-USERS = ["elastic:changeme:superuser", "reader:pw:fleet-read", "nobody:pw:none"]
+USERS = [
+    "elastic:changeme:superuser",
+    "reader:pw:fleet-setup",
+    "fleetread:pw:fleet-read",
+    "nobody:pw:none",
+]
+KEYS_FORBIDDEN = (
+    "is unauthorized for user, this action is granted by the Kibana privileges "
+    "[fleet-agents-all,fleet-setup]"
+)
 API_KEY = "cmVhZGVyLWtleTpzZWNyZXQ="
 TOKEN = "opaque-token"
 
@@ -23,7 +37,7 @@ def server_url(start_emulator: StartEmulator) -> str:
     return start_emulator(
         kibana_version="9.5.0",
         users=USERS,
-        api_keys=[f"{API_KEY}:fleet-read"],
+        api_keys=[f"{API_KEY}:fleet-setup"],
         bearer_tokens=[f"{TOKEN}:superuser"],
     ).url
 
@@ -42,11 +56,35 @@ def _as(target: Target, user: str, method: str, path: str, **options: object) ->
     )
 
 
-def test_read_role_can_list_keys(roles: Target) -> None:
+def test_fleet_setup_role_can_list_and_read_keys(roles: Target) -> None:
+    [key] = roles.keys("fleet-server-policy")
     assert _as(roles, "reader", "GET", KEYS).status_code == 200
+    assert _as(roles, "reader", "GET", f"{KEYS}/{key['id']}").json()["item"]["id"] == key["id"]
 
 
-def test_read_role_cannot_create_keys(roles: Target) -> None:
+def test_fleet_read_role_cannot_list_keys(roles: Target) -> None:
+    response = _as(roles, "fleetread", "GET", KEYS)
+    assert_error(response, 403, f"API [GET /api/fleet/enrollment_api_keys] {KEYS_FORBIDDEN}")
+
+
+def test_fleet_read_role_cannot_read_a_key(roles: Target) -> None:
+    [key] = roles.keys("fleet-server-policy")
+    response = _as(roles, "fleetread", "GET", f"{KEYS}/{key['id']}")
+    path = f"/api/fleet/enrollment_api_keys/{key['id']}"
+    assert_error(response, 403, f"API [GET {path}] {KEYS_FORBIDDEN}")
+
+
+def test_fleet_read_role_can_read_an_agent_policy(roles: Target) -> None:
+    response = _as(roles, "fleetread", "GET", "/api/fleet/agent_policies/fleet-server-policy")
+    assert response.status_code == 200
+
+
+def test_fleet_read_role_cannot_create_keys(roles: Target) -> None:
+    response = _as(roles, "fleetread", "POST", KEYS, json={"policy_id": "fleet-server-policy"})
+    assert response.status_code == 403
+
+
+def test_fleet_setup_role_cannot_create_keys(roles: Target) -> None:
     response = _as(roles, "reader", "POST", KEYS, json={"policy_id": "fleet-server-policy"})
     assert_error(
         response,
@@ -56,6 +94,13 @@ def test_read_role_cannot_create_keys(roles: Target) -> None:
     )
 
 
+def test_fleet_setup_role_cannot_revoke_keys(roles: Target) -> None:
+    [key] = roles.keys("fleet-server-policy")
+    response = _as(roles, "reader", "DELETE", f"{KEYS}/{key['id']}")
+    assert response.status_code == 403
+    assert roles.get(f"{KEYS}/{key['id']}").json()["item"]["active"] is True
+
+
 def test_none_role_cannot_list_keys(roles: Target) -> None:
     assert_error(
         _as(roles, "nobody", "GET", KEYS),
@@ -63,6 +108,11 @@ def test_none_role_cannot_list_keys(roles: Target) -> None:
         "API [GET /api/fleet/enrollment_api_keys] is unauthorized for user, "
         "this action is granted by the Kibana privileges [fleet-agents-all,fleet-setup]",
     )
+
+
+def test_a_mismatched_kbn_version_comes_before_the_privilege_check(roles: Target) -> None:
+    response = _as(roles, "nobody", "GET", KEYS, headers={"kbn-version": "0.0.1"})
+    assert response.json()["message"].startswith("Browser client is out of date")
 
 
 def test_forbidden_message_includes_the_query_string(roles: Target) -> None:

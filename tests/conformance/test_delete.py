@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conformance.openapi import assert_matches
 from tests.conformance.target import KEYS, Target, assert_error
 
@@ -82,6 +84,55 @@ def test_delete_force_delete_not_a_boolean_is_400(target: Target, policy_id: str
         400,
         "[request query.forceDelete]: expected value of type [boolean] but got [string]",
     )
+
+
+# @kbn/config-schema's boolean lower-cases a string and wants exactly "true" or "false": any
+# case passes, but nothing is trimmed (kbn-config-schema/src/internals/index.ts).
+@pytest.mark.parametrize(
+    "query", ["forceDelete=%20true", "forceDelete=true%20", "forceDelete=+true"]
+)
+def test_delete_force_delete_with_blanks_is_400_and_deletes_nothing(
+    target: Target, policy_id: str, query: str
+) -> None:
+    target.require("delete_options")
+    item = target.create_key(policy_id, "web")
+    response = target.delete(f"{KEYS}/{item['id']}?{query}")
+    assert_error(
+        response,
+        400,
+        "[request query.forceDelete]: expected value of type [boolean] but got [string]",
+    )
+    assert target.get(f"{KEYS}/{item['id']}").json()["item"]["active"] is True
+
+
+def test_delete_include_hidden_with_a_blank_is_400(target: Target) -> None:
+    target.require("delete_options")
+    [key] = target.keys(target.create_policy(managed=True))
+    response = target.delete(f"{KEYS}/{key['id']}?includeHidden=%20true")
+    assert_error(
+        response,
+        400,
+        "[request query.includeHidden]: expected value of type [boolean] but got [string]",
+    )
+    assert target.get(f"{KEYS}/{key['id']}").json()["item"]["active"] is True
+
+
+@pytest.mark.parametrize("value", ["TRUE", "True", "tRuE"])
+def test_delete_force_delete_in_any_case_removes_the_key(
+    target: Target, policy_id: str, value: str
+) -> None:
+    target.require("delete_options")
+    item = target.create_key(policy_id, "web")
+    response = target.delete(f"{KEYS}/{item['id']}", params={"forceDelete": value})
+    assert (response.status_code, response.json()) == (200, {"action": "deleted"})
+    assert target.get(f"{KEYS}/{item['id']}").status_code == 404
+
+
+def test_delete_include_hidden_false_in_capitals_is_a_plain_delete(target: Target) -> None:
+    target.require("delete_options")
+    [key] = target.keys(target.create_policy(managed=True))
+    response = target.delete(f"{KEYS}/{key['id']}", params={"includeHidden": "FALSE"})
+    assert_error(response, 404, f"EnrollmentAPIKey {key['id']} not found")
 
 
 def test_delete_unknown_query_key_is_400(target: Target, policy_id: str) -> None:

@@ -61,6 +61,84 @@ def test_kbn_version_header_stands_in_for_kbn_xsrf(target: Target, policy_id: st
     assert response.status_code == 200
 
 
+# -- kbn-version: core's createVersionCheckPostAuthHandler (lifecycle_handlers.ts) ----------
+def _outdated(sent: str, target: Target) -> tuple[str, dict[str, str]]:
+    """The message and attributes of core's 400 for a ``kbn-version`` of ``sent``."""
+    expected = str(target.version)
+    message = (
+        "Browser client is out of date, please refresh the page "
+        f'("kbn-version" header was "{sent}" but should be "{expected}")'
+    )
+    return message, {"expected": expected, "got": sent}
+
+
+def test_a_kbn_version_other_than_the_servers_is_400(target: Target, policy_id: str) -> None:
+    headers = {"kbn-version": "1.2.3"}
+    response = target.request("POST", KEYS, json={"policy_id": policy_id}, headers=headers)
+    message, attributes = _outdated("1.2.3", target)
+    assert_error(response, 400, message, attributes=attributes)
+    assert len(target.keys(policy_id)) == 1  # the policy's Default key only: nothing created
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+def test_a_mismatched_kbn_version_is_refused_whatever_the_method(
+    target: Target, policy_id: str, method: str
+) -> None:
+    [key] = target.keys(policy_id)
+    response = target.request(method, f"{KEYS}/{key['id']}", headers={"kbn-version": "0.0.1"})
+    message, attributes = _outdated("0.0.1", target)
+    assert_error(response, 400, message, attributes=attributes)
+    assert target.get(f"{KEYS}/{key['id']}").json()["item"]["active"] is True
+
+
+def test_a_mismatched_kbn_version_answer_has_no_api_version_header(target: Target) -> None:
+    response = target.get(KEYS, headers={"kbn-version": "0.0.1"})
+    assert "elastic-api-version" not in response.headers
+
+
+def test_an_empty_kbn_version_passes_and_stands_in_for_kbn_xsrf(
+    target: Target, policy_id: str
+) -> None:
+    headers = {"kbn-version": ""}
+    response = target.request("POST", KEYS, json={"policy_id": policy_id}, headers=headers)
+    assert response.status_code == 200
+
+
+def test_bad_credentials_win_over_a_mismatched_kbn_version(target: Target) -> None:
+    headers = {"kbn-version": "0.0.1"}
+    response = _bare(target, "GET", KEYS, auth=(BAD_USER, "wrong"), headers=headers)
+    assert response.status_code == 401
+
+
+def test_bad_json_wins_over_a_mismatched_kbn_version(target: Target) -> None:
+    headers = {"kbn-version": "0.0.1", "Content-Type": "application/json"}
+    response = target.request("POST", KEYS, data=b"{not json", headers=headers)
+    assert_error(response, 400, "Invalid request payload JSON format")
+
+
+def test_the_kbn_version_check_comes_before_body_validation(target: Target) -> None:
+    response = target.post(KEYS, json={}, headers={"kbn-version": "0.0.1"})
+    assert response.json()["message"].startswith("Browser client is out of date")
+
+
+def test_the_kbn_version_check_comes_before_the_api_version_check(target: Target) -> None:
+    headers = {"kbn-version": "0.0.1", "elastic-api-version": "2024-01-01"}
+    response = target.get(KEYS, headers=headers)
+    assert response.json()["message"].startswith("Browser client is out of date")
+
+
+@pytest.mark.parametrize("path", ["/api/status", APP_KEYS])
+def test_the_kbn_version_check_covers_routes_outside_fleet(target: Target, path: str) -> None:
+    response = target.get(path, headers={"kbn-version": "0.0.1"})
+    message, attributes = _outdated("0.0.1", target)
+    assert_error(response, 400, message, attributes=attributes)
+
+
+def test_an_unknown_route_is_404_whatever_the_kbn_version(target: Target) -> None:
+    response = target.get("/api/fleet/nope", headers={"kbn-version": "0.0.1"})
+    assert_error(response, 404, "Not Found")
+
+
 def test_xsrf_is_checked_before_body_validation(target: Target) -> None:
     response = target.request("POST", KEYS, json={})
     assert_error(response, 400, "Request must contain a kbn-xsrf header.")

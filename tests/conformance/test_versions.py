@@ -100,22 +100,70 @@ def test_8x_keys_are_visible_from_every_space(at: AtVersion) -> None:
     assert kibana.get(f"{KEYS}/{key['id']}", space_id="other").status_code == 200
 
 
-def test_8x_forbidden_is_bare_and_comes_after_validation(start_emulator: StartEmulator) -> None:
-    users = ["elastic:changeme:superuser", "reader:pw:fleet-read"]
-    server = start_emulator(kibana_version="8.19.0", users=users)
+# reader: the fleet-setup role (reads keys, writes none); fleetread: Fleet: Read.
+ROLE_USERS = ["elastic:changeme:superuser", "reader:pw:fleet-setup", "fleetread:pw:fleet-read"]
+
+
+def _8x_roles(start_emulator: StartEmulator) -> str:
+    server = start_emulator(kibana_version="8.19.0", users=ROLE_USERS)
     Target(server.url, emulator=True).reset()
-    invalid = requests.post(
-        server.url + KEYS, auth=("reader", "pw"), headers=XSRF, json={}, timeout=30
-    )
+    return server.url
+
+
+def test_8x_forbidden_is_bare_and_comes_after_validation(start_emulator: StartEmulator) -> None:
+    url = _8x_roles(start_emulator)
+    invalid = requests.post(url + KEYS, auth=("reader", "pw"), headers=XSRF, json={}, timeout=30)
     assert invalid.status_code == 400
     valid = requests.post(
-        server.url + KEYS,
+        url + KEYS,
         auth=("reader", "pw"),
         headers=XSRF,
         json={"policy_id": "fleet-server-policy"},
         timeout=30,
     )
     assert_error(valid, 403, "Forbidden")
+
+
+def test_8x_fleet_setup_role_can_list_keys(start_emulator: StartEmulator) -> None:
+    url = _8x_roles(start_emulator)
+    assert requests.get(url + KEYS, auth=("reader", "pw"), timeout=30).status_code == 200
+
+
+# 8.x: readEnrollmentTokens is Fleet: All, fleet-setup or Agents: All (common/authz.ts), so
+# Fleet: Read is refused by the route's fleetAuthz, inside the handler: a bare Forbidden.
+def test_8x_fleet_read_role_cannot_list_or_read_keys(start_emulator: StartEmulator) -> None:
+    url = _8x_roles(start_emulator)
+    [key] = Target(url, emulator=True).keys("fleet-server-policy")
+    for path in (KEYS, f"{KEYS}/{key['id']}"):
+        response = requests.get(url + path, auth=("fleetread", "pw"), timeout=30)
+        assert_error(response, 403, "Forbidden")
+
+
+def test_8x_fleet_read_role_gets_validation_errors_first(start_emulator: StartEmulator) -> None:
+    url = _8x_roles(start_emulator)
+    response = requests.get(
+        url + KEYS, params={"perPage": "many"}, auth=("fleetread", "pw"), timeout=30
+    )
+    assert_error(
+        response, 400, "[request query.perPage]: expected value of type [number] but got [string]"
+    )
+
+
+def test_8x_a_mismatched_kbn_version_comes_before_validation_and_authz(
+    start_emulator: StartEmulator,
+) -> None:
+    url = _8x_roles(start_emulator)
+    headers = {"kbn-version": "9.0.0"}
+    response = requests.post(
+        url + KEYS, auth=("reader", "pw"), headers=headers, json={}, timeout=30
+    )
+    assert_error(
+        response,
+        400,
+        "Browser client is out of date, please refresh the page "
+        '("kbn-version" header was "9.0.0" but should be "8.19.0")',
+        attributes={"expected": "8.19.0", "got": "9.0.0"},
+    )
 
 
 def test_8_15_refuses_space_ids_on_agent_policies(at: AtVersion) -> None:
