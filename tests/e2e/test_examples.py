@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import sys
@@ -10,10 +11,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
 import yaml
 
 from tests.e2e.conftest import POLICY, Stack
+from tests.harness.engine import Engine, EngineError, OperationResult, secret
 
 pytestmark = pytest.mark.e2e
 
@@ -62,6 +65,17 @@ def test_quickstart(make_stack: Callable[..., Stack], examples: Path) -> None:
     assert stack.kibana.get_key(result.exports["key_id"])["active"] is False
 
 
+def logical_names(declared: list[dict[str, Any]]) -> set[str]:
+    """The gitops example's resource names: ``<policy_id>/<id or name>`` of every key."""
+    return {f"{p['policy_id']}/{k.get('id') or k['name']}" for p in declared for k in p["keys"]}
+
+
+def create_policies(stack: Stack, declared: list[dict[str, Any]]) -> None:
+    """Create the agent policies a gitops stack file names (the emulator has only POLICY)."""
+    for policy_id in sorted({policy["policy_id"] for policy in declared} - {POLICY}):
+        stack.kibana.create_policy(policy_id)
+
+
 @pytest.mark.parametrize("environment", ["dev", "prod"])
 def test_gitops_stack_files(
     environment: str, make_stack: Callable[..., Stack], examples: Path
@@ -70,9 +84,7 @@ def test_gitops_stack_files(
     stack.engine.stack = environment
     config = stack_file_config("gitops", environment)
     declared = json.loads(config["fleet-gitops:policies"])
-    for policy in declared:
-        if policy["policy_id"] != POLICY:
-            stack.kibana.create_policy(policy["policy_id"])
+    create_policies(stack, declared)
 
     result = stack.engine.up(examples / "gitops", {**stack.config(), **config})
 
@@ -81,13 +93,14 @@ def test_gitops_stack_files(
     assert "tokens" in result.secret_exports
     assert "key_ids" not in result.secret_exports
     tokens: dict[str, str] = result.exports["tokens"]
+    assert set(tokens) == set(result.exports["key_ids"]) == logical_names(declared)
     for logical, key_id in result.exports["key_ids"].items():
         key = stack.kibana.get_key(key_id)
         assert key is not None and key["active"] is True
         assert tokens[logical] == key["api_key"]
-    named = [k["name"] for p in declared for k in p["keys"] if k.get("name")]
-    for name in named:
-        assert name in result.exports["key_ids"]
+        outputs = result.outputs[logical]
+        if outputs["auto_named"]:  # named after what identifies it: prod-linux-hosts-<8 hex>
+            assert outputs["name"].startswith(logical.replace("/", "-") + "-")
 
     again = stack.engine.up(examples / "gitops", {**stack.config(), **config})
     assert again.changes == {"same": expected}
@@ -100,6 +113,167 @@ def test_gitops_stack_files(
     assert stack.kibana.get_key(healed.exports["key_ids"][logical])["active"] is True
     stack.engine.destroy()
     assert all(not stack.kibana.get_key(i)["active"] for i in healed.exports["key_ids"].values())
+
+
+def test_gitops_reordering_the_stack_file_changes_nothing(
+    make_stack: Callable[..., Stack], examples: Path
+) -> None:
+    stack = make_stack()
+    stack.engine.stack = "prod"  # its auto-named keys used to be named by their list position
+    config = stack_file_config("gitops", "prod")
+    declared = json.loads(config["fleet-gitops:policies"])
+    create_policies(stack, declared)
+    first = stack.engine.up(examples / "gitops", {**stack.config(), **config})
+    posts = _posts(stack)
+
+    reordered = [{**policy, "keys": policy["keys"][::-1]} for policy in declared[::-1]]
+    assert reordered != declared
+    moved = {**config, "fleet-gitops:policies": json.dumps(reordered)}
+    again = stack.engine.up(examples / "gitops", {**stack.config(), **moved})
+
+    expected = sum(len(policy["keys"]) for policy in declared)
+    assert stack.engine.last_preview is not None
+    assert stack.engine.last_preview.changes == {"same": expected}
+    assert again.changes == {"same": expected}
+    assert again.exports == first.exports
+    assert _posts(stack) == posts
+
+
+GITOPS_ONE_KEY = {
+    "fleet-gitops:policies": json.dumps([{"policy_id": POLICY, "keys": [{"id": "hosts"}]}])
+}
+
+
+def test_gitops_a_missing_policy_fails_preview_in_one_line_before_any_key(
+    make_stack: Callable[..., Stack], examples: Path
+) -> None:
+    stack = make_stack()
+    stack.engine.stack = "dev"
+    config = stack_file_config("gitops", "dev")  # names dev-linux, which is not created
+    before = stack.kibana.keys(POLICY)
+
+    with pytest.raises(EngineError) as failed:
+        stack.engine.preview(examples / "gitops", {**stack.config(), **config})
+
+    assert failed.value.message == (
+        "program failed: RunError: Pulumi.dev.yaml: agent policy 'dev-linux' does not exist in "
+        "Kibana space 'default' (it has no active enrollment key): create it in Fleet first, "
+        "or correct its policy_id or the key's space_id"
+    )
+    assert failed.value.steps == []  # nothing was registered, not even the existing policy's key
+    assert stack.host.calls_of("Check") == []
+    with pytest.raises(EngineError):
+        stack.engine.up(examples / "gitops", {**stack.config(), **config})
+    assert stack.kibana.keys(POLICY) == before
+    assert _posts(stack) == 0
+
+
+def test_gitops_fails_preview_in_one_line_when_kibana_cannot_be_asked(
+    make_stack: Callable[..., Stack], examples: Path
+) -> None:
+    stack = make_stack()
+    stack.engine.stack = "dev"
+    config = {**stack.config(password=secret("not-the-password")), **GITOPS_ONE_KEY}
+
+    with pytest.raises(EngineError) as failed:
+        stack.engine.preview(examples / "gitops", config)
+
+    message = failed.value.message
+    assert message.startswith(
+        "program failed: RunError: Pulumi.dev.yaml: could not check that agent policy "
+        f"'{POLICY}' exists: Kibana answered 401: "
+    )
+    assert "\n" not in message and "not-the-password" not in failed.value.details
+    assert failed.value.steps == []
+
+
+def test_handoff_hands_the_token_on_in_secret_documents(
+    make_stack: Callable[..., Stack], examples: Path
+) -> None:
+    stack = make_stack()
+    config = {**stack.config(), "fleet-handoff:fleetUrl": "https://fleet.internal:8220"}
+    result = stack.engine.up(examples / "handoff", config)
+
+    token = stack.kibana.get_key(result.exports["key_id"])["api_key"]
+    assert {"user_data", "kubernetes_secret"} <= result.secret_exports
+    assert "key_id" not in result.secret_exports
+    user_data = result.exports["user_data"]
+    assert user_data.startswith("#cloud-config\n")
+    install = yaml.safe_load(user_data)["runcmd"][-1]
+    assert "elastic-agent install --non-interactive --url=https://fleet.internal:8220" in install
+    assert install.endswith(f" --enrollment-token={token}")
+    manifest = yaml.safe_load(result.exports["kubernetes_secret"])
+    assert manifest["kind"] == "Secret" and manifest["metadata"]["namespace"] == "elastic-agent"
+    encoded = manifest["data"]["token"]
+    assert base64.b64decode(encoded).decode() == token
+    state = stack.engine.state_json()
+    assert token not in state and encoded not in state  # stored encrypted, as every secret
+
+    assert stack.engine.up(examples / "handoff", config).changes == {"same": 1}
+    stack.engine.destroy()
+    assert stack.kibana.get_key(result.exports["key_id"])["active"] is False
+
+
+def stack_references(upstreams: dict[str, OperationResult]) -> type:
+    """A stand-in for ``pulumi.StackReference`` serving the exports of stacks run here.
+
+    The harness engine has no backend to read another stack from (its monitor serves only
+    dynamic resources), so the downstream example's one StackReference is answered with the
+    exports of the upstream's ``up`` in this test, its secret exports as secrets.
+    """
+
+    class StackReference:
+        def __init__(self, name: str, stack_name: str | None = None, opts: Any = None) -> None:
+            self.result = upstreams[stack_name or name]
+
+        def get_output(self, name: str) -> pulumi.Output[Any]:
+            value = self.result.exports.get(name)
+            if name in self.result.secret_exports:
+                return pulumi.Output.secret(value)
+            return pulumi.Output.from_input(value)
+
+        def require_output(self, name: str) -> pulumi.Output[Any]:
+            if name not in self.result.exports:
+                raise KeyError(f"Required output '{name}' does not exist")
+            return self.get_output(name)
+
+    return StackReference
+
+
+def test_downstream_consumes_the_gitops_token(
+    make_stack: Callable[..., Stack], examples: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack = make_stack()
+    stack.engine.stack = "dev"
+    upstream_config = stack_file_config("gitops", "dev")
+    create_policies(stack, json.loads(upstream_config["fleet-gitops:policies"]))
+    upstream = stack.engine.up(examples / "gitops", {**stack.config(), **upstream_config})
+
+    config = stack_file_config("downstream", "dev")
+    name = f"{stack.engine.organization}/{stack.engine.project}/{stack.engine.stack}"
+    assert config["fleet-downstream:upstreamStack"] == name
+    monkeypatch.setattr(pulumi, "StackReference", stack_references({name: upstream}))
+    consumer = Engine(stack.host, stack="dev")
+    result = consumer.up(examples / "downstream", config)  # no fleet:* config: no Kibana access
+
+    assert result.steps == []
+    assert "agent_env" in result.secret_exports
+    key_id = upstream.exports["key_ids"][config["fleet-downstream:upstreamKey"]]
+    token = stack.kibana.get_key(key_id)["api_key"]
+    assert result.exports["agent_env"] == (
+        f"FLEET_ENROLL=1\nFLEET_URL=https://fleet-server.example.com:8220\n"
+        f"FLEET_ENROLLMENT_TOKEN={token}\n"
+    )
+    assert token not in consumer.state_json()
+
+    wrong = {**config, "fleet-downstream:upstreamKey": "dev-linux/nope"}
+    with pytest.raises(EngineError) as failed:
+        consumer.up(examples / "downstream", wrong)
+    assert failed.value.message == (
+        f"program failed: RunError: stack {name} exports no token 'dev-linux/nope' in `tokens` "
+        "(it has: dev-linux/dev-linux-ci, dev-linux/dev-linux-hosts, "
+        "fleet-server-policy/dev-fleet-server); set fleet-downstream:upstreamKey to one of them"
+    )
 
 
 def test_rotation_replaces_the_key_once_due_with_no_gap(
