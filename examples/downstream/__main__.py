@@ -24,9 +24,9 @@ A consumer holds the token of the upstream's last run that it read. When the ups
 its key (`rotate_after`), the rotating `pulumi up` revokes the old key once the new one exists,
 so a consumer that has not run since still hands out the old token, which Kibana no longer
 accepts for new enrollments (agents already enrolled are not affected), until its own next
-`pulumi up`: run consumers right after the upstream. The resource's upcoming `keep_previous=True`
-input keeps the previous token active until the next rotation (output `previous_api_key`), so
-a consumer lagging one run still enrolls agents.
+`pulumi up`: run consumers right after the upstream. An upstream key declared with
+`keep_previous=True` rotates in place and keeps the previous token active until the next
+rotation (output `previous_api_key`), so a consumer lagging one run still enrolls agents.
 """
 
 from collections.abc import Mapping
