@@ -32,7 +32,7 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(PY) -m pytest
 
-demo: $(STAMP)  ## the quickstart against the local emulator (needs the pulumi CLI, run with .venv active)
+demo: $(STAMP)  ## the quickstart against the local emulator: the pulumi CLI if on PATH, else tests/harness
 	bash scripts/demo.sh
 
 bench: $(STAMP)  ## benchmarks through the real provider host (never part of the tests)

@@ -96,7 +96,7 @@ class FleetEmulator:
 
     @property
     def kibana_version(self) -> str:
-        """The Kibana version it behaves as, such as ``9.5.0``."""
+        """The Kibana version it behaves as, such as ``9.6.0``."""
         return str(self.server.version)
 
     @property
