@@ -330,8 +330,8 @@ class Commands:
                 done.set()
 
         threading.Thread(target=work, name="demo-command", daemon=True).start()
-        # An Event, not Thread.is_alive(): a KeyboardInterrupt that lands inside Thread.join()
-        # can leave the thread reported dead while it still runs (seen here on CPython 3.11).
+        # An Event the worker sets last, not Thread.is_alive(): the interrupt may land inside
+        # Thread.join(), and stop() must not take a worker still running for one that ended.
         while not done.wait(0.1):
             pass
         ok, value = outcome[0]

@@ -94,7 +94,9 @@ def registered_keys(monitor: MockMonitor) -> list[Any]:
     """The EnrollmentApiKey resources a run registered."""
     return [
         r
-        for r in monitor.get_registered_resources().values()
+        # MockMonitor.resources: declared in every supported pulumi (get_registered_resources,
+        # its accessor, came later than 3.139).
+        for r in monitor.resources.values()
         if r.urn.split("::")[2].split("$")[-1] == RESOURCE_TYPE  # parent types come first
     ]
 
